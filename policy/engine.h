@@ -16,9 +16,13 @@
 #include "policy/objects.h"
 #include "policy/options.h"
 
+#include <shared_mutex>
+
 namespace mlsched::policy {
 
 class ClusterModel;
+class GangBook;
+struct DomainLevel;
 
 // A node offered to a verb. In nodeCacheCapable mode only `name` is set and the model's node
 // is used; with full Node objects `node` points at the decoded request object, which then
@@ -185,12 +189,24 @@ class Engine {
   std::vector<GangView> Gangs() const;
   std::optional<GangView> GangOf(std::string_view ns, std::string_view pod_name) const;
   std::vector<NodeView> Nodes(size_t offset, size_t limit) const;
+  // The model's copy of a pod (from the watch or from a scheduler request), if any.
+  std::optional<Pod> PodByUid(std::string_view uid) const;
+  // Every pod the model holds (for tests and the debug view; copies, so not for hot paths).
+  std::vector<Pod> Pods() const;
   // Why a pod waits, in plain words ("" when it does not).
   std::string WhyWaiting(std::string_view ns, std::string_view pod_name, TimeMs now) const;
 
  private:
+  // Rebuilds the planner's topology domains when the node set or labels changed. Needs the
+  // write lock.
+  const std::vector<DomainLevel>& DomainsLocked();
+
   const Options options_;
+  mutable std::shared_mutex mu_;  // guards everything below
   std::unique_ptr<ClusterModel> model_;
+  std::unique_ptr<GangBook> gangs_;
+  std::unique_ptr<std::vector<DomainLevel>> domains_;
+  uint64_t domains_generation_ = ~uint64_t{0};
 };
 
 }  // namespace mlsched::policy

@@ -5,7 +5,8 @@
 namespace mlsched::policy {
 namespace {
 
-auto FindScalar(const std::vector<ScalarQuantity>& v, std::string_view name) {
+template <typename Vec>
+auto FindScalar(Vec& v, std::string_view name) {
   return std::lower_bound(v.begin(), v.end(), name,
                           [](const ScalarQuantity& q, std::string_view n) { return q.name < n; });
 }

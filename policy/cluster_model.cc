@@ -1,0 +1,237 @@
+#include "policy/cluster_model.h"
+
+#include <unordered_set>
+
+namespace mlsched::policy {
+namespace {
+
+std::string NameKey(std::string_view ns, std::string_view name) {
+  std::string k;
+  k.reserve(ns.size() + 1 + name.size());
+  k.append(ns).append("/").append(name);
+  return k;
+}
+
+// The per-pod request counted on a node: a pod always takes one pod slot.
+Resources CountedRequests(const Pod& p) {
+  Resources r = p.requests;
+  if (r.pods == 0) r.pods = 1;
+  return r;
+}
+
+}  // namespace
+
+// ---- nodes ----
+
+uint32_t ClusterModel::SlotFor(std::string_view name) {
+  auto it = node_index_.find(name);
+  if (it != node_index_.end()) return it->second;
+  uint32_t idx = static_cast<uint32_t>(nodes_.size());
+  nodes_.emplace_back();
+  nodes_.back().node.name = std::string(name);
+  node_index_.emplace(std::string(name), idx);
+  return idx;
+}
+
+void ClusterModel::UpsertNode(Node node) {
+  uint32_t idx = SlotFor(node.name);
+  NodeState& s = nodes_[idx];
+  if (!s.present) {
+    ++present_nodes_;
+    ++node_generation_;
+  } else if (s.node.labels != node.labels) {
+    ++node_generation_;
+  }
+  s.present = true;
+  s.node = std::move(node);
+}
+
+void ClusterModel::DeleteNode(std::string_view name) {
+  auto it = node_index_.find(name);
+  if (it == node_index_.end()) return;
+  NodeState& s = nodes_[it->second];
+  if (!s.present) return;
+  s.present = false;
+  s.node = Node{};
+  s.node.name = std::string(name);
+  --present_nodes_;
+  ++node_generation_;
+}
+
+void ClusterModel::ReplaceNodes(std::vector<Node> nodes) {
+  std::unordered_set<std::string_view> keep;
+  for (const Node& n : nodes) keep.insert(n.name);
+  std::vector<std::string> gone;
+  for (const NodeState& s : nodes_) {
+    if (s.present && !keep.count(s.node.name)) gone.push_back(s.node.name);
+  }
+  for (const std::string& g : gone) DeleteNode(g);
+  for (Node& n : nodes) UpsertNode(std::move(n));
+}
+
+int32_t ClusterModel::NodeIndex(std::string_view name) const {
+  auto it = node_index_.find(name);
+  return it == node_index_.end() ? -1 : static_cast<int32_t>(it->second);
+}
+
+Resources ClusterModel::Free(uint32_t index) const {
+  const NodeState& s = nodes_[index];
+  Resources f = s.node.allocatable;
+  f -= s.requested;
+  f -= s.reserved;
+  return f;
+}
+
+// ---- pods ----
+
+void ClusterModel::Uncount(PodEntry& e) {
+  if (e.counted_node.empty()) return;
+  auto it = node_index_.find(e.counted_node);
+  if (it != node_index_.end()) {
+    NodeState& s = nodes_[it->second];
+    s.requested -= CountedRequests(e.pod);
+    --s.pod_count;
+  }
+  e.counted_node.clear();
+  --counted_pods_;
+}
+
+void ClusterModel::Recount(PodEntry& e) {
+  // The watch's node wins over our assumption; terminal pods free their node.
+  if (!e.pod.node_name.empty()) e.assumed_node.clear();
+  std::string want;
+  if (!e.pod.IsTerminal()) {
+    want = !e.pod.node_name.empty() ? e.pod.node_name : e.assumed_node;
+  }
+  Uncount(e);
+  if (want.empty()) return;
+  NodeState& s = nodes_[SlotFor(want)];
+  s.requested += CountedRequests(e.pod);
+  ++s.pod_count;
+  e.counted_node = std::move(want);
+  ++counted_pods_;
+}
+
+void ClusterModel::Notify(const PodEntry* before, const PodEntry* after) {
+  for (auto& l : listeners_) l(before, after);
+}
+
+void ClusterModel::UpsertPod(Pod pod, bool from_watch) {
+  auto it = pods_.find(pod.uid);
+  if (it == pods_.end()) {
+    // A pod recreated under the same name has a new uid: drop the old one first.
+    auto byname = uid_by_name_.find(NameKey(pod.ns, pod.name));
+    if (byname != uid_by_name_.end() && byname->second != pod.uid) {
+      std::string old = byname->second;
+      DeletePod(old);
+    }
+    std::string uid = pod.uid;
+    PodEntry e;
+    e.pod = std::move(pod);
+    e.from_watch = from_watch;
+    uid_by_name_[NameKey(e.pod.ns, e.pod.name)] = uid;
+    auto [ins, ok] = pods_.emplace(std::move(uid), std::move(e));
+    Recount(ins->second);
+    Notify(nullptr, &ins->second);
+    return;
+  }
+  PodEntry& e = it->second;
+  if (!from_watch && e.from_watch) return;  // the watch knows better than a request
+  PodEntry before = e;
+  e.pod = std::move(pod);
+  e.from_watch = e.from_watch || from_watch;
+  Recount(e);
+  Notify(&before, &e);
+}
+
+bool ClusterModel::DeletePod(std::string_view uid) {
+  auto it = pods_.find(uid);
+  if (it == pods_.end()) return false;
+  Uncount(it->second);
+  PodEntry before = std::move(it->second);
+  auto byname = uid_by_name_.find(NameKey(before.pod.ns, before.pod.name));
+  if (byname != uid_by_name_.end() && byname->second == uid) uid_by_name_.erase(byname);
+  pods_.erase(it);
+  Notify(&before, nullptr);
+  return true;
+}
+
+void ClusterModel::ReplacePods(std::vector<Pod> pods) {
+  std::unordered_set<std::string_view> keep;
+  for (const Pod& p : pods) keep.insert(p.uid);
+  std::vector<std::string> gone;
+  for (const auto& [uid, e] : pods_) {
+    if (e.from_watch && !keep.count(uid)) gone.push_back(uid);
+  }
+  for (const std::string& g : gone) DeletePod(g);
+  for (Pod& p : pods) UpsertPod(std::move(p), /*from_watch=*/true);
+}
+
+const PodEntry* ClusterModel::FindPod(std::string_view uid) const {
+  auto it = pods_.find(uid);
+  return it == pods_.end() ? nullptr : &it->second;
+}
+
+const PodEntry* ClusterModel::FindPodByName(std::string_view ns, std::string_view name) const {
+  auto it = uid_by_name_.find(NameKey(ns, name));
+  return it == uid_by_name_.end() ? nullptr : FindPod(it->second);
+}
+
+bool ClusterModel::Assume(const std::string& uid, const std::string& ns, const std::string& name,
+                          const std::string& node) {
+  if (NodeIndex(node) < 0) return false;
+  auto it = pods_.find(uid);
+  if (it == pods_.end()) {
+    Pod p;
+    p.uid = uid;
+    p.ns = ns;
+    p.name = name;
+    UpsertPod(std::move(p), /*from_watch=*/false);
+    it = pods_.find(uid);
+  }
+  PodEntry& e = it->second;
+  if (!e.pod.node_name.empty()) return e.pod.node_name == node;  // already bound
+  PodEntry before = e;
+  e.assumed_node = node;
+  Recount(e);
+  Notify(&before, &e);
+  return true;
+}
+
+void ClusterModel::Forget(std::string_view uid) {
+  auto it = pods_.find(uid);
+  if (it == pods_.end() || it->second.assumed_node.empty()) return;
+  PodEntry before = it->second;
+  it->second.assumed_node.clear();
+  Recount(it->second);
+  Notify(&before, &it->second);
+}
+
+int64_t ClusterModel::assumed_pods() const {
+  int64_t n = 0;
+  for (const auto& [uid, e] : pods_) n += !e.assumed_node.empty();
+  return n;
+}
+
+// ---- pod groups ----
+
+void ClusterModel::UpsertPodGroup(PodGroup group) {
+  std::string key = NameKey(group.ns, group.name);
+  pod_groups_[std::move(key)] = std::move(group);
+}
+
+void ClusterModel::DeletePodGroup(std::string_view ns, std::string_view name) {
+  pod_groups_.erase(NameKey(ns, name));
+}
+
+void ClusterModel::ReplacePodGroups(std::vector<PodGroup> groups) {
+  pod_groups_.clear();
+  for (PodGroup& g : groups) UpsertPodGroup(std::move(g));
+}
+
+const PodGroup* ClusterModel::FindPodGroup(std::string_view ns, std::string_view name) const {
+  auto it = pod_groups_.find(NameKey(ns, name));
+  return it == pod_groups_.end() ? nullptr : &it->second;
+}
+
+}  // namespace mlsched::policy

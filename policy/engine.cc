@@ -1,0 +1,462 @@
+#include "policy/engine.h"
+
+#include <algorithm>
+#include <mutex>
+
+#include "policy/cluster_model.h"
+#include "policy/gang.h"
+
+namespace mlsched::policy {
+namespace {
+
+// Domain groups for the gang planner: each node alone, then every topology level from the
+// narrowest to the widest, then the whole cluster. A node without a label at a level is a
+// domain of its own there (and at every narrower level).
+std::vector<DomainLevel> BuildDomains(const ClusterModel& model, const Options& options) {
+  const auto& levels = options.topology_levels;
+  std::vector<DomainLevel> out;
+  DomainLevel node_level;
+  for (uint32_t i = 0; i < model.node_slots(); ++i) {
+    if (!model.node(i).present) continue;
+    node_level.domains.push_back({i});
+    node_level.names.push_back(model.node(i).node.name);
+  }
+  out.push_back(std::move(node_level));
+  for (size_t l = levels.size(); l-- > 0;) {
+    DomainLevel level;
+    level.label = levels[l];
+    StringMap<uint32_t> index;
+    for (uint32_t i = 0; i < model.node_slots(); ++i) {
+      const NodeState& s = model.node(i);
+      if (!s.present) continue;
+      std::string key;
+      std::string name;
+      for (size_t k = 0; k <= l; ++k) {
+        const std::string* v = s.node.labels.Find(levels[k]);
+        if (!v) {
+          // Missing label: the node is its own domain from here down.
+          key = "\x01node:" + s.node.name;
+          name = s.node.name;
+          break;
+        }
+        key.append(*v).push_back('\x01');
+        name = *v;
+      }
+      auto [it, inserted] = index.emplace(key, static_cast<uint32_t>(level.domains.size()));
+      if (inserted) {
+        level.domains.emplace_back();
+        level.names.push_back(name);
+      }
+      level.domains[it->second].push_back(i);
+    }
+    out.push_back(std::move(level));
+  }
+  DomainLevel cluster;
+  cluster.label = "cluster";
+  cluster.domains.emplace_back();
+  cluster.names.push_back("all");
+  for (uint32_t i = 0; i < model.node_slots(); ++i) {
+    if (model.node(i).present) cluster.domains[0].push_back(i);
+  }
+  out.push_back(std::move(cluster));
+  return out;
+}
+
+// Least-allocated after placing the pod, over cpu, memory and GPUs (when the node has any),
+// 0..100 — kube-scheduler's NodeResourcesFit default strategy.
+int64_t LeastAllocated(const NodeState& s, const Node& node, const Pod& pod,
+                       const Options& options) {
+  const Resources& a = node.allocatable;
+  auto part = [](int64_t alloc, int64_t used) -> int64_t {
+    if (alloc <= 0) return 0;
+    if (used >= alloc) return 0;
+    return (alloc - used) * 100 / alloc;
+  };
+  int64_t sum = part(a.milli_cpu, s.requested.milli_cpu + s.reserved.milli_cpu +
+                                      pod.requests.milli_cpu);
+  sum += part(a.memory, s.requested.memory + s.reserved.memory + pod.requests.memory);
+  int64_t n = 2;
+  int64_t gpus = GpuCount(a, options);
+  if (gpus > 0) {
+    sum += part(gpus, GpuCount(s.requested, options) + GpuCount(s.reserved, options) +
+                          GpuCount(pod.requests, options));
+    ++n;
+  }
+  return sum / n;
+}
+
+}  // namespace
+
+Engine::Engine(Options options)
+    : options_(std::move(options)),
+      model_(std::make_unique<ClusterModel>()),
+      gangs_(std::make_unique<GangBook>(*model_, options_)) {
+  model_->AddPodListener(
+      [this](const PodEntry* before, const PodEntry* after) { gangs_->OnPod(before, after); });
+}
+
+Engine::~Engine() = default;
+
+const std::vector<DomainLevel>& Engine::DomainsLocked() {
+  if (!domains_ || domains_generation_ != model_->node_generation()) {
+    domains_ = std::make_unique<std::vector<DomainLevel>>(BuildDomains(*model_, options_));
+    domains_generation_ = model_->node_generation();
+  }
+  return *domains_;
+}
+
+// ---- model updates ----
+
+void Engine::UpsertNode(Node node) {
+  std::unique_lock lock(mu_);
+  model_->UpsertNode(std::move(node));
+}
+
+void Engine::DeleteNode(std::string_view name) {
+  std::unique_lock lock(mu_);
+  model_->DeleteNode(name);
+}
+
+void Engine::ReplaceNodes(std::vector<Node> nodes) {
+  std::unique_lock lock(mu_);
+  model_->ReplaceNodes(std::move(nodes));
+}
+
+void Engine::UpsertPod(Pod pod, TimeMs now) {
+  std::unique_lock lock(mu_);
+  if (pod.IsTerminal()) {
+    // Terminal pods hold nothing: drop them (listeners see the last state go).
+    model_->DeletePod(pod.uid);
+    return;
+  }
+  model_->UpsertPod(std::move(pod), /*from_watch=*/true);
+}
+
+void Engine::DeletePod(const Pod& last_state, TimeMs now) {
+  std::unique_lock lock(mu_);
+  model_->DeletePod(last_state.uid);
+}
+
+void Engine::ReplacePods(std::vector<Pod> pods, TimeMs now) {
+  std::unique_lock lock(mu_);
+  std::erase_if(pods, [](const Pod& p) { return p.IsTerminal(); });
+  model_->ReplacePods(std::move(pods));
+}
+
+void Engine::UpsertPodGroup(PodGroup group) {
+  std::unique_lock lock(mu_);
+  model_->UpsertPodGroup(std::move(group));
+}
+
+void Engine::DeletePodGroup(std::string_view ns, std::string_view name) {
+  std::unique_lock lock(mu_);
+  model_->DeletePodGroup(ns, name);
+}
+
+void Engine::ReplacePodGroups(std::vector<PodGroup> groups) {
+  std::unique_lock lock(mu_);
+  model_->ReplacePodGroups(std::move(groups));
+}
+
+void Engine::SetPodGroupsKnown(bool known) {
+  std::unique_lock lock(mu_);
+  model_->set_pod_groups_known(known);
+}
+
+// ---- verbs ----
+
+FilterResult Engine::Filter(const Pod& pod, const std::vector<Candidate>& nodes, TimeMs now) {
+  FilterResult out;
+  // A pod the model has not seen yet (the watch lags, or there is no watch) is recorded so
+  // that its gang can count it and its bind knows its requests.
+  std::unique_lock write_lock(mu_, std::defer_lock);
+  std::shared_lock read_lock(mu_, std::defer_lock);
+  bool needs_write;
+  {
+    std::shared_lock probe(mu_);
+    const PodEntry* known = model_->FindPod(pod.uid);
+    needs_write = !known || gangs_->GangOfPod(pod) != nullptr ||
+                  RecognizeGang(pod, *model_, options_).has_value();
+  }
+  GangAdmission admission;
+  if (needs_write) {
+    write_lock.lock();
+    const PodEntry* known = model_->FindPod(pod.uid);
+    if (!known) model_->UpsertPod(pod, /*from_watch=*/false);
+    admission = gangs_->Admit(pod, DomainsLocked(), now);
+  } else {
+    read_lock.lock();
+  }
+
+  const std::string* planned =
+      admission.kind == GangAdmission::Kind::kPass ? &admission.planned_node : nullptr;
+  for (uint32_t i = 0; i < nodes.size(); ++i) {
+    const Candidate& c = nodes[i];
+    if (admission.kind == GangAdmission::Kind::kWait) {
+      (admission.unresolvable ? out.unresolvable : out.failed).push_back({i, admission.reason});
+      continue;
+    }
+    if (planned) {
+      if (c.name == *planned) {
+        out.passed.push_back(i);
+      } else {
+        out.failed.push_back({i, "gang member planned on node " + *planned});
+      }
+      continue;
+    }
+    int32_t idx = model_->NodeIndex(c.name);
+    const NodeState* s = idx >= 0 ? &model_->node(idx) : nullptr;
+    if (!c.node && (!s || !s->present)) {
+      out.failed.push_back({i, "node " + std::string(c.name) + " is not known to mlsched yet"});
+      continue;
+    }
+    NodeState view;
+    if (c.node) {
+      // Full Node object from the request: its allocatable wins, usage comes from the model.
+      view.node.allocatable = c.node->allocatable;
+      if (s) {
+        view.requested = s->requested;
+        view.reserved = s->reserved;
+      }
+      s = &view;
+    }
+    std::string why;
+    if (FitsOnNode(*s, pod.requests, nullptr, &why)) {
+      out.passed.push_back(i);
+      continue;
+    }
+    // Would it fit without gang reservations, or on the empty node?
+    std::string why_alloc;
+    if (!s->node.allocatable.Fits(pod.requests, &why_alloc)) {
+      out.unresolvable.push_back({i, why_alloc});
+      continue;
+    }
+    NodeState unreserved;
+    unreserved.node.allocatable = s->node.allocatable;
+    unreserved.requested = s->requested;
+    if (!s->reserved.IsZero() && FitsOnNode(unreserved, pod.requests, nullptr, nullptr)) {
+      why += " (capacity reserved for a gang)";
+    }
+    out.failed.push_back({i, why});
+  }
+  // A planned node the scheduler did not offer: the plan no longer suits this pod.
+  if (planned && out.passed.empty() && !nodes.empty()) {
+    for (auto& f : out.failed) {
+      f.reason = "gang member planned on node " + *planned +
+                 ", which the scheduler did not offer; re-planning";
+    }
+  }
+  return out;
+}
+
+Scores Engine::Prioritize(const Pod& pod, const std::vector<Candidate>& nodes, TimeMs now) const {
+  std::vector<ScoreExplanation> ex = ExplainScores(pod, nodes, now);
+  Scores out(ex.size());
+  for (size_t i = 0; i < ex.size(); ++i) out[i] = ex[i].total;
+  return out;
+}
+
+std::vector<ScoreExplanation> Engine::ExplainScores(const Pod& pod,
+                                                    const std::vector<Candidate>& nodes,
+                                                    TimeMs now) const {
+  std::shared_lock lock(mu_);
+  std::vector<ScoreExplanation> out(nodes.size());
+  const std::string planned = gangs_->PlannedNode(pod);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const Candidate& c = nodes[i];
+    ScoreExplanation& e = out[i];
+    e.node = std::string(c.name);
+    if (!planned.empty()) {
+      int64_t s = c.name == planned ? 100 : 0;
+      e.rules.push_back({"gang_plan", options_.weights.gang_plan, s});
+      e.total = s / 10;
+      continue;
+    }
+    int32_t idx = model_->NodeIndex(c.name);
+    const NodeState* s = idx >= 0 ? &model_->node(idx) : nullptr;
+    if (!c.node && (!s || !s->present)) continue;  // unknown: score 0
+    NodeState empty;
+    const Node& node = c.node ? *c.node : s->node;
+    int64_t la = LeastAllocated(s ? *s : empty, node, pod, options_);
+    e.rules.push_back({"least_allocated", options_.weights.least_allocated, la});
+    int64_t total = std::clamp<int64_t>(la / 10, 0, 10);
+    e.total = total;
+  }
+  return out;
+}
+
+BindDecision Engine::Bind(const PodBinding& binding, TimeMs now) {
+  std::unique_lock lock(mu_);
+  return gangs_->Bind(binding, now);
+}
+
+void Engine::BindDone(const PodBinding& binding, bool ok, const std::string& error, TimeMs now) {
+  std::unique_lock lock(mu_);
+  gangs_->BindDone(binding, ok, error, now);
+}
+
+std::vector<BindExpiry> Engine::ExpireBinds(TimeMs now) {
+  std::unique_lock lock(mu_);
+  return gangs_->Expire(now);
+}
+
+std::optional<TimeMs> Engine::NextBindDeadline() const {
+  std::shared_lock lock(mu_);
+  return gangs_->NextDeadline();
+}
+
+std::vector<NodeVictims> Engine::Preempt(const Pod& preemptor,
+                                         std::vector<NodeVictims> candidates, TimeMs now) const {
+  std::shared_lock lock(mu_);
+  std::vector<NodeVictims> out;
+  // For a gang member: only preempt where the whole gang fits afterwards. Approximated by
+  // GPUs (the scarce resource): free GPUs in the cluster plus the victims' GPUs on that node
+  // must cover the gang's unplaced members.
+  int64_t gang_gpus_needed = 0;
+  int64_t cluster_free_gpus = 0;
+  const GangState* gang = gangs_->GangOfPod(preemptor);
+  if (gang && !gang->ever_complete) {
+    for (const std::string& uid : gang->members) {
+      const PodEntry* e = model_->FindPod(uid);
+      if (e && e->counted_node.empty()) gang_gpus_needed += GpuCount(e->pod.requests, options_);
+    }
+    for (uint32_t i = 0; i < model_->node_slots(); ++i) {
+      const NodeState& s = model_->node(i);
+      if (s.present) cluster_free_gpus += std::max<int64_t>(0, GpuCount(model_->Free(i), options_));
+    }
+  }
+  for (NodeVictims& nv : candidates) {
+    bool keep = true;
+    std::vector<std::string> extra;
+    for (const std::string& v : nv.victim_uids) {
+      std::vector<std::string> same;
+      if (gangs_->SplitsGang(v, nv.node, &same)) {
+        keep = false;  // evicting it would leave its gang half-running elsewhere
+        break;
+      }
+      for (std::string& u : same) {
+        if (std::find(nv.victim_uids.begin(), nv.victim_uids.end(), u) == nv.victim_uids.end() &&
+            std::find(extra.begin(), extra.end(), u) == extra.end()) {
+          extra.push_back(std::move(u));
+        }
+      }
+    }
+    if (!keep) continue;
+    for (std::string& u : extra) nv.victim_uids.push_back(std::move(u));
+    if (gang_gpus_needed > 0) {
+      int64_t freed = 0;
+      for (const std::string& v : nv.victim_uids) {
+        if (const PodEntry* e = model_->FindPod(v)) freed += GpuCount(e->pod.requests, options_);
+      }
+      if (cluster_free_gpus + freed < gang_gpus_needed) continue;
+    }
+    out.push_back(std::move(nv));
+  }
+  return out;
+}
+
+// ---- introspection ----
+
+ModelStats Engine::Stats() const {
+  std::shared_lock lock(mu_);
+  ModelStats s;
+  s.nodes = model_->present_nodes();
+  for (const auto& [uid, e] : model_->pods()) {
+    ++s.pods;
+    s.bound_pods += !e.pod.node_name.empty();
+    s.assumed_pods += !e.assumed_node.empty();
+  }
+  s.pod_groups = static_cast<int64_t>(model_->pod_group_count());
+  s.gangs = static_cast<int64_t>(gangs_->gangs().size());
+  for (const auto& [k, g] : gangs_->gangs()) {
+    s.gangs_waiting += !g.ever_complete && !g.reason.empty();
+  }
+  s.reservations = gangs_->reservations();
+  s.waiting_binds = gangs_->waiting_binds();
+  return s;
+}
+
+std::vector<GangView> Engine::Gangs() const {
+  std::shared_lock lock(mu_);
+  std::vector<GangView> out;
+  for (const auto& [k, g] : gangs_->gangs()) out.push_back(gangs_->View(g));
+  return out;
+}
+
+std::optional<GangView> Engine::GangOf(std::string_view ns, std::string_view pod_name) const {
+  std::shared_lock lock(mu_);
+  const PodEntry* e = model_->FindPodByName(ns, pod_name);
+  if (!e) return std::nullopt;
+  const GangState* g = gangs_->GangOfPod(e->pod);
+  if (!g) return std::nullopt;
+  return gangs_->View(*g);
+}
+
+std::vector<NodeView> Engine::Nodes(size_t offset, size_t limit) const {
+  std::shared_lock lock(mu_);
+  std::vector<NodeView> out;
+  size_t seen = 0;
+  // Reserved GPUs per node and gang, for the map.
+  std::unordered_map<std::string, std::vector<std::pair<std::string, int64_t>>> by_node;
+  for (const auto& [key, g] : gangs_->gangs()) {
+    for (const auto& [uid, node] : g.plan) {
+      auto rq = g.reservation_requests.find(uid);
+      if (rq == g.reservation_requests.end()) continue;
+      auto& v = by_node[node];
+      int64_t gpus = GpuCount(rq->second, options_);
+      auto it = std::find_if(v.begin(), v.end(), [&](const auto& p) { return p.first == key; });
+      if (it == v.end()) {
+        v.emplace_back(key, gpus);
+      } else {
+        it->second += gpus;
+      }
+    }
+  }
+  for (uint32_t i = 0; i < model_->node_slots() && out.size() < limit; ++i) {
+    const NodeState& s = model_->node(i);
+    if (!s.present) continue;
+    if (seen++ < offset) continue;
+    NodeView v;
+    v.name = s.node.name;
+    for (const std::string& l : options_.topology_levels) {
+      if (const std::string* val = s.node.labels.Find(l)) v.labels.Set(l, *val);
+    }
+    if (const std::string* val = s.node.labels.Find(options_.nvlink_label)) {
+      v.labels.Set(options_.nvlink_label, *val);
+    }
+    v.allocatable = s.node.allocatable;
+    v.requested = s.requested;
+    v.reserved = s.reserved;
+    if (auto it = by_node.find(s.node.name); it != by_node.end()) v.gpu_reserved_by_gang = it->second;
+    v.schedulable = s.node.ready && !s.node.unschedulable;
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+std::optional<Pod> Engine::PodByUid(std::string_view uid) const {
+  std::shared_lock lock(mu_);
+  const PodEntry* e = model_->FindPod(uid);
+  if (!e) return std::nullopt;
+  return e->pod;
+}
+
+std::vector<Pod> Engine::Pods() const {
+  std::shared_lock lock(mu_);
+  std::vector<Pod> out;
+  out.reserve(model_->pods().size());
+  for (const auto& [uid, e] : model_->pods()) out.push_back(e.pod);
+  return out;
+}
+
+std::string Engine::WhyWaiting(std::string_view ns, std::string_view pod_name, TimeMs now) const {
+  std::shared_lock lock(mu_);
+  const PodEntry* e = model_->FindPodByName(ns, pod_name);
+  if (!e) return {};
+  if (const GangState* g = gangs_->GangOfPod(e->pod)) {
+    if (!g->reason.empty()) return g->reason;
+  }
+  return {};
+}
+
+}  // namespace mlsched::policy
