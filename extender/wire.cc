@@ -1,0 +1,629 @@
+#include "extender/wire.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+#include <rapidjson/reader.h>
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "k8s/decode.h"
+
+namespace mlsched::extender {
+namespace {
+
+using rapidjson::Document;
+using rapidjson::SizeType;
+using rapidjson::Value;
+
+constexpr unsigned kParseFlags = rapidjson::kParseInsituFlag | rapidjson::kParseIterativeFlag;
+
+// RapidJSON's iterative parser calls StartObject before it takes the '{' and EndObject before
+// it takes the '}', so an object spans [Tell() at StartObject, Tell() at EndObject + 1).
+// A SAX handler that builds a Document (forwarding every event to it), enforces the depth
+// limit, and, when `spans` is given, records the byte ranges of `Nodes.items[*]` and
+// `Nodes.metadata` at the top level (keys matched as Go matches them).
+class TrackingHandler {
+ public:
+  TrackingHandler(Document* doc, rapidjson::InsituStringStream* stream, int max_depth,
+                  std::vector<Span>* spans, Span* list_metadata)
+      : doc_(doc), stream_(stream), max_depth_(max_depth), spans_(spans), meta_(list_metadata) {}
+
+  bool too_deep() const { return too_deep_; }
+
+  bool Null() { return doc_->Null(); }
+  bool Bool(bool b) { return doc_->Bool(b); }
+  bool Int(int i) { return doc_->Int(i); }
+  bool Uint(unsigned u) { return doc_->Uint(u); }
+  bool Int64(int64_t i) { return doc_->Int64(i); }
+  bool Uint64(uint64_t u) { return doc_->Uint64(u); }
+  bool Double(double d) { return doc_->Double(d); }
+  bool RawNumber(const char* s, SizeType n, bool copy) { return doc_->RawNumber(s, n, copy); }
+  bool String(const char* s, SizeType n, bool copy) { return doc_->String(s, n, copy); }
+
+  bool Key(const char* s, SizeType n, bool copy) {
+    if (spans_ != nullptr) {
+      std::string_view key(s, n);
+      if (depth_ == 1) {
+        key1_nodes_ = KeyMatches(key, "nodes");
+      } else if (depth_ == 2 && in_nodes_) {
+        key2_items_ = KeyMatches(key, "items");
+        key2_meta_ = KeyMatches(key, "metadata");
+      }
+    }
+    return doc_->Key(s, n, copy);
+  }
+
+  bool StartObject() {
+    if (!Enter()) return false;
+    if (spans_ != nullptr) {
+      if (depth_ == 2 && key1_nodes_) {
+        // A later "Nodes" key replaces an earlier one, as in Go.
+        in_nodes_ = true;
+        spans_->clear();
+        *meta_ = Span{};
+      } else if (depth_ == 3 && in_nodes_ && key2_meta_) {
+        meta_begin_ = stream_->Tell();
+      } else if (depth_ == 4 && in_items_) {
+        item_begin_ = stream_->Tell();
+      }
+    }
+    return doc_->StartObject();
+  }
+
+  bool EndObject(SizeType members) {
+    if (spans_ != nullptr) {
+      if (depth_ == 4 && in_items_) {
+        spans_->push_back(Span{item_begin_, stream_->Tell() + 1});
+      } else if (depth_ == 3 && in_nodes_ && key2_meta_) {
+        *meta_ = Span{meta_begin_, stream_->Tell() + 1};
+      } else if (depth_ == 2) {
+        in_nodes_ = false;
+      }
+    }
+    --depth_;
+    return doc_->EndObject(members);
+  }
+
+  bool StartArray() {
+    if (!Enter()) return false;
+    if (spans_ != nullptr && depth_ == 3 && in_nodes_ && key2_items_) {
+      in_items_ = true;
+      spans_->clear();
+    }
+    return doc_->StartArray();
+  }
+
+  bool EndArray(SizeType elements) {
+    if (depth_ == 3) in_items_ = false;
+    --depth_;
+    return doc_->EndArray(elements);
+  }
+
+ private:
+  bool Enter() {
+    if (++depth_ > max_depth_) {
+      too_deep_ = true;
+      return false;
+    }
+    return true;
+  }
+
+  Document* doc_;
+  rapidjson::InsituStringStream* stream_;
+  const int max_depth_;
+  std::vector<Span>* spans_;
+  Span* meta_;
+  int depth_ = 0;
+  bool too_deep_ = false;
+  bool key1_nodes_ = false;
+  bool in_nodes_ = false;
+  bool key2_items_ = false;
+  bool key2_meta_ = false;
+  bool in_items_ = false;
+  size_t item_begin_ = 0;
+  size_t meta_begin_ = 0;
+};
+
+// Parses `body` into `doc` in situ in a copy owned by *buffer (strings of the DOM point into
+// it). Records spans when `spans` is not null.
+Status Parse(std::string_view body, const DecodeLimits& limits, Document* doc,
+             std::unique_ptr<char[]>* buffer, std::vector<Span>* spans, Span* list_metadata) {
+  if (body.size() > limits.max_body_bytes) {
+    return Status::InvalidArgument("body of " + std::to_string(body.size()) +
+                                   " bytes exceeds the limit of " +
+                                   std::to_string(limits.max_body_bytes) + " bytes");
+  }
+  if (body.empty()) return Status::InvalidArgument("empty body");
+  buffer->reset(new char[body.size() + 1]);
+  std::memcpy(buffer->get(), body.data(), body.size());
+  (*buffer)[body.size()] = '\0';
+  rapidjson::InsituStringStream stream(buffer->get());
+  rapidjson::Reader reader;
+  TrackingHandler handler(doc, &stream, limits.max_depth, spans, list_metadata);
+  rapidjson::ParseResult result;
+  auto generate = [&](Document&) {
+    result = reader.Parse<kParseFlags>(stream, handler);
+    return !result.IsError();
+  };
+  doc->Populate(generate);
+  if (handler.too_deep()) {
+    return Status::InvalidArgument("JSON nested deeper than " + std::to_string(limits.max_depth) +
+                                   " levels");
+  }
+  if (result.IsError()) {
+    return Status::InvalidArgument(std::string("malformed JSON at offset ") +
+                                   std::to_string(result.Offset()) + ": " +
+                                   rapidjson::GetParseError_En(result.Code()));
+  }
+  // A NUL byte inside the body ends the in-situ stream early: the rest is unparsed garbage.
+  if (stream.Tell() != body.size()) {
+    size_t at = stream.Tell();
+    bool only_space = true;
+    for (size_t i = at; i < body.size() && only_space; ++i) {
+      only_space = body[i] == ' ' || body[i] == '\n' || body[i] == '\r' || body[i] == '\t';
+    }
+    if (!only_space) {
+      return Status::InvalidArgument("malformed JSON at offset " + std::to_string(at) +
+                                     ": unexpected byte");
+    }
+  }
+  if (!doc->IsObject()) return Status::InvalidArgument("body is not a JSON object");
+  return Status::Ok();
+}
+
+const char* TypeName(const Value& v) {
+  switch (v.GetType()) {
+    case rapidjson::kNullType: return "null";
+    case rapidjson::kFalseType:
+    case rapidjson::kTrueType: return "a boolean";
+    case rapidjson::kObjectType: return "an object";
+    case rapidjson::kArrayType: return "an array";
+    case rapidjson::kStringType: return "a string";
+    case rapidjson::kNumberType: return "a number";
+  }
+  return "?";
+}
+
+Status WrongType(std::string_view field, const char* want, const Value& got) {
+  return Status::InvalidArgument(std::string(field) + ": expected " + want + ", got " +
+                                 TypeName(got));
+}
+
+// The last member of `obj` whose key matches `field` (Go: the last duplicate wins), or null.
+const Value* FindField(const Value& obj, std::string_view field) {
+  const Value* found = nullptr;
+  for (auto it = obj.MemberBegin(); it != obj.MemberEnd(); ++it) {
+    if (KeyMatches(std::string_view(it->name.GetString(), it->name.GetStringLength()), field)) {
+      found = &it->value;
+    }
+  }
+  return found;
+}
+
+Status DecodePodField(const Value& root, policy::Pod* pod) {
+  const Value* v = FindField(root, "pod");
+  if (v == nullptr || v->IsNull()) return Status::InvalidArgument("Pod: missing");
+  if (!v->IsObject()) return WrongType("Pod", "an object", *v);
+  Status s = k8s::DecodePod(*v, pod);
+  if (!s.ok()) return Status::InvalidArgument("Pod: " + s.message());
+  return Status::Ok();
+}
+
+// Reads a string field into *out; absent or null leave "" (as Go leaves the zero value).
+Status StringField(const Value& obj, std::string_view field, std::string_view name,
+                   std::string* out) {
+  const Value* v = FindField(obj, field);
+  out->clear();
+  if (v == nullptr || v->IsNull()) return Status::Ok();
+  if (!v->IsString()) return WrongType(name, "a string", *v);
+  out->assign(v->GetString(), v->GetStringLength());
+  return Status::Ok();
+}
+
+Status Int64Field(const Value& obj, std::string_view field, std::string_view name,
+                  int64_t* out) {
+  const Value* v = FindField(obj, field);
+  *out = 0;
+  if (v == nullptr || v->IsNull()) return Status::Ok();
+  if (!v->IsInt64()) return WrongType(name, "an integer", *v);
+  *out = v->GetInt64();
+  return Status::Ok();
+}
+
+// Go's encoding/json escapes: hex digits are lower-case.
+constexpr char kHex[] = "0123456789abcdef";
+
+// Length of the valid UTF-8 sequence at s[i], or 0 when invalid (Go's utf8.DecodeRuneInString
+// rules: no overlongs, no surrogates, at most U+10FFFF).
+size_t Utf8Length(std::string_view s, size_t i, uint32_t* rune) {
+  auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char c = b(i);
+  size_t n = s.size() - i;
+  if (c < 0xC2) return 0;
+  if (c < 0xE0) {
+    if (n < 2 || (b(i + 1) & 0xC0) != 0x80) return 0;
+    *rune = ((c & 0x1F) << 6) | (b(i + 1) & 0x3F);
+    return 2;
+  }
+  if (c < 0xF0) {
+    if (n < 3 || (b(i + 1) & 0xC0) != 0x80 || (b(i + 2) & 0xC0) != 0x80) return 0;
+    uint32_t r = ((c & 0x0F) << 12) | ((b(i + 1) & 0x3F) << 6) | (b(i + 2) & 0x3F);
+    if (r < 0x800 || (r >= 0xD800 && r <= 0xDFFF)) return 0;
+    *rune = r;
+    return 3;
+  }
+  if (c < 0xF5) {
+    if (n < 4 || (b(i + 1) & 0xC0) != 0x80 || (b(i + 2) & 0xC0) != 0x80 ||
+        (b(i + 3) & 0xC0) != 0x80) {
+      return 0;
+    }
+    uint32_t r = ((c & 0x07) << 18) | ((b(i + 1) & 0x3F) << 12) | ((b(i + 2) & 0x3F) << 6) |
+                 (b(i + 3) & 0x3F);
+    if (r < 0x10000 || r > 0x10FFFF) return 0;
+    *rune = r;
+    return 4;
+  }
+  return 0;
+}
+
+// Sorted by node name with duplicates collapsed to the last one, as a Go map would hold them.
+std::vector<const policy::FailedNode*> SortedFailures(const std::vector<policy::FailedNode>& in,
+                                                      const std::vector<policy::Candidate>& c) {
+  std::vector<const policy::FailedNode*> v;
+  v.reserve(in.size());
+  for (const auto& f : in) {
+    if (f.index < c.size()) v.push_back(&f);
+  }
+  std::stable_sort(v.begin(), v.end(), [&](const auto* a, const auto* b) {
+    return c[a->index].name < c[b->index].name;
+  });
+  std::vector<const policy::FailedNode*> out;
+  out.reserve(v.size());
+  for (const auto* f : v) {
+    if (!out.empty() && c[out.back()->index].name == c[f->index].name) {
+      out.back() = f;
+    } else {
+      out.push_back(f);
+    }
+  }
+  return out;
+}
+
+void AppendFailedMap(const std::vector<policy::FailedNode>& failed,
+                     const std::vector<policy::Candidate>& c, std::string* out) {
+  out->push_back('{');
+  bool first = true;
+  for (const auto* f : SortedFailures(failed, c)) {
+    if (!first) out->push_back(',');
+    first = false;
+    AppendGoString(c[f->index].name, out);
+    out->push_back(':');
+    AppendGoString(f->reason, out);
+  }
+  out->push_back('}');
+}
+
+}  // namespace
+
+bool KeyMatches(std::string_view key, std::string_view field) {
+  size_t i = 0;
+  for (char want : field) {
+    if (i >= key.size()) return false;
+    unsigned char c = static_cast<unsigned char>(key[i]);
+    if (c < 0x80) {
+      if (c >= 'A' && c <= 'Z') c = static_cast<unsigned char>(c - 'A' + 'a');
+      if (c != static_cast<unsigned char>(want)) return false;
+      ++i;
+    } else if (want == 's' && key.substr(i, 2) == "\xC5\xBF") {
+      i += 2;
+    } else if (want == 'k' && key.substr(i, 3) == "\xE2\x84\xAA") {
+      i += 3;
+    } else {
+      return false;
+    }
+  }
+  return i == key.size();
+}
+
+void AppendGoString(std::string_view s, std::string* out) {
+  out->push_back('"');
+  size_t start = 0;
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      if (c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&') {
+        ++i;
+        continue;
+      }
+      out->append(s.data() + start, i - start);
+      switch (c) {
+        case '"': out->append("\\\""); break;
+        case '\\': out->append("\\\\"); break;
+        case '\n': out->append("\\n"); break;
+        case '\r': out->append("\\r"); break;
+        case '\t': out->append("\\t"); break;
+        default:
+          out->append("\\u00");
+          out->push_back(kHex[c >> 4]);
+          out->push_back(kHex[c & 0xF]);
+      }
+      start = ++i;
+      continue;
+    }
+    uint32_t rune = 0;
+    size_t n = Utf8Length(s, i, &rune);
+    if (n == 0) {
+      out->append(s.data() + start, i - start);
+      out->append("\\ufffd");
+      start = ++i;
+      continue;
+    }
+    if (rune == 0x2028 || rune == 0x2029) {
+      out->append(s.data() + start, i - start);
+      out->append(rune == 0x2028 ? "\\u2028" : "\\u2029");
+      i += n;
+      start = i;
+      continue;
+    }
+    i += n;
+  }
+  out->append(s.data() + start, s.size() - start);
+  out->push_back('"');
+}
+
+Status DecodeExtenderArgs(std::string_view body, const DecodeLimits& limits, ExtenderArgs* out) {
+  *out = ExtenderArgs();
+  Document doc;
+  Status s = Parse(body, limits, &doc, &out->buffer_, &out->item_spans, &out->list_metadata);
+  if (!s.ok()) return s;
+  s = DecodePodField(doc, &out->pod);
+  if (!s.ok()) return s;
+
+  const Value* nodes = FindField(doc, "nodes");
+  const Value* names = FindField(doc, "nodenames");
+  if (names != nullptr && !names->IsNull()) {
+    if (!names->IsArray()) return WrongType("NodeNames", "an array", *names);
+    out->has_node_names = true;
+  }
+  if (nodes != nullptr && !nodes->IsNull()) {
+    if (!nodes->IsObject()) return WrongType("Nodes", "an object (v1.NodeList)", *nodes);
+    out->full_nodes = true;
+    const Value* items = FindField(*nodes, "items");
+    if (items != nullptr && !items->IsNull()) {
+      if (!items->IsArray()) return WrongType("Nodes.items", "an array", *items);
+      out->nodes.resize(items->Size());
+      for (SizeType i = 0; i < items->Size(); ++i) {
+        const Value& item = (*items)[i];
+        std::string field = "Nodes.items[" + std::to_string(i) + "]";
+        if (!item.IsObject()) return WrongType(field, "an object", item);
+        Status ns = k8s::DecodeNode(item, &out->nodes[i]);
+        if (!ns.ok()) return Status::InvalidArgument(field + ": " + ns.message());
+      }
+    } else {
+      out->item_spans.clear();
+    }
+    if (out->item_spans.size() != out->nodes.size()) {
+      return Status::Internal("Nodes.items: byte ranges do not match the items");
+    }
+    const Value* meta = FindField(*nodes, "metadata");
+    if (meta == nullptr || !meta->IsObject()) out->list_metadata = Span{};
+    out->candidates.reserve(out->nodes.size());
+    for (const auto& n : out->nodes) {
+      out->candidates.push_back(policy::Candidate{n.name, &n});
+    }
+  } else {
+    out->item_spans.clear();
+    out->list_metadata = Span{};
+    if (out->has_node_names) {
+      out->candidates.reserve(names->Size());
+      for (SizeType i = 0; i < names->Size(); ++i) {
+        const Value& n = (*names)[i];
+        if (!n.IsString()) {
+          return WrongType("NodeNames[" + std::to_string(i) + "]", "a string", n);
+        }
+        out->candidates.push_back(
+            policy::Candidate{std::string_view(n.GetString(), n.GetStringLength()), nullptr});
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status DecodeBindingArgs(std::string_view body, const DecodeLimits& limits, BindingArgs* out) {
+  *out = BindingArgs();
+  Document doc;
+  std::unique_ptr<char[]> buffer;
+  Status s = Parse(body, limits, &doc, &buffer, nullptr, nullptr);
+  if (!s.ok()) return s;
+  if (!(s = StringField(doc, "podname", "PodName", &out->pod_name)).ok()) return s;
+  if (!(s = StringField(doc, "podnamespace", "PodNamespace", &out->pod_namespace)).ok()) return s;
+  if (!(s = StringField(doc, "poduid", "PodUID", &out->pod_uid)).ok()) return s;
+  if (!(s = StringField(doc, "node", "Node", &out->node)).ok()) return s;
+  if (out->pod_name.empty()) return Status::InvalidArgument("PodName: missing");
+  if (out->node.empty()) return Status::InvalidArgument("Node: missing");
+  return Status::Ok();
+}
+
+Status DecodePreemptionArgs(std::string_view body, const DecodeLimits& limits,
+                            PreemptionArgs* out) {
+  *out = PreemptionArgs();
+  Document doc;
+  std::unique_ptr<char[]> buffer;
+  Status s = Parse(body, limits, &doc, &buffer, nullptr, nullptr);
+  if (!s.ok()) return s;
+  if (!(s = DecodePodField(doc, &out->pod)).ok()) return s;
+
+  const Value* meta = FindField(doc, "nodenametometavictims");
+  const Value* full = FindField(doc, "nodenametovictims");
+  bool use_meta = meta != nullptr && !meta->IsNull();
+  const Value* map = use_meta ? meta : full;
+  const char* map_name = use_meta ? "NodeNameToMetaVictims" : "NodeNameToVictims";
+  if (map == nullptr || map->IsNull()) return Status::Ok();
+  if (!map->IsObject()) return WrongType(map_name, "an object", *map);
+  for (auto it = map->MemberBegin(); it != map->MemberEnd(); ++it) {
+    std::string node(it->name.GetString(), it->name.GetStringLength());
+    std::string field = std::string(map_name) + "[" + node + "]";
+    const Value& victims = it->value;
+    // A nil *Victims names no victim: the node cannot be kept, so it is left out.
+    if (victims.IsNull()) continue;
+    if (!victims.IsObject()) return WrongType(field, "an object", victims);
+    policy::NodeVictims nv;
+    nv.node = node;
+    if (!(s = Int64Field(victims, "numpdbviolations", field + ".NumPDBViolations",
+                         &nv.num_pdb_violations))
+             .ok()) {
+      return s;
+    }
+    const Value* pods = FindField(victims, "pods");
+    if (pods != nullptr && !pods->IsNull()) {
+      if (!pods->IsArray()) return WrongType(field + ".Pods", "an array", *pods);
+      for (SizeType i = 0; i < pods->Size(); ++i) {
+        const Value& p = (*pods)[i];
+        std::string pfield = field + ".Pods[" + std::to_string(i) + "]";
+        if (p.IsNull()) continue;
+        if (!p.IsObject()) return WrongType(pfield, "an object", p);
+        std::string uid;
+        if (use_meta) {
+          if (!(s = StringField(p, "uid", pfield + ".UID", &uid)).ok()) return s;
+        } else {
+          const Value* md = FindField(p, "metadata");
+          if (md != nullptr && !md->IsNull()) {
+            if (!md->IsObject()) return WrongType(pfield + ".metadata", "an object", *md);
+            if (!(s = StringField(*md, "uid", pfield + ".metadata.uid", &uid)).ok()) return s;
+          }
+        }
+        if (uid.empty()) return Status::InvalidArgument(pfield + ": victim without a UID");
+        nv.victim_uids.push_back(std::move(uid));
+      }
+    }
+    // Go's map keeps the last duplicate key.
+    auto dup = std::find_if(out->candidates.begin(), out->candidates.end(),
+                            [&](const policy::NodeVictims& c) { return c.node == nv.node; });
+    if (dup != out->candidates.end()) {
+      *dup = std::move(nv);
+    } else {
+      out->candidates.push_back(std::move(nv));
+    }
+  }
+  return Status::Ok();
+}
+
+void EncodeFilterResult(const ExtenderArgs& args, std::string_view body,
+                        const policy::FilterResult& result, std::string* out) {
+  const auto& c = args.candidates;
+  size_t estimate = 160;
+  for (uint32_t i : result.passed) {
+    if (i >= c.size()) continue;
+    estimate += args.full_nodes ? args.item_spans[i].size() + 1 : c[i].name.size() + 3;
+  }
+  out->reserve(out->size() + estimate);
+  out->append("{\"Nodes\":");
+  if (args.full_nodes) {
+    out->append("{\"metadata\":");
+    const Span& m = args.list_metadata;
+    if (m.size() > 0 && m.end <= body.size()) {
+      out->append(body.substr(m.begin, m.size()));
+    } else {
+      out->append("{}");
+    }
+    out->append(",\"items\":[");
+    bool first = true;
+    for (uint32_t i : result.passed) {
+      if (i >= c.size() || args.item_spans[i].end > body.size()) continue;
+      if (!first) out->push_back(',');
+      first = false;
+      out->append(body.substr(args.item_spans[i].begin, args.item_spans[i].size()));
+    }
+    out->append("]}");
+  } else {
+    out->append("null");
+  }
+  out->append(",\"NodeNames\":");
+  if (args.has_node_names || (!args.full_nodes && !result.passed.empty())) {
+    out->push_back('[');
+    bool first = true;
+    for (uint32_t i : result.passed) {
+      if (i >= c.size()) continue;
+      if (!first) out->push_back(',');
+      first = false;
+      AppendGoString(c[i].name, out);
+    }
+    out->push_back(']');
+  } else {
+    out->append("null");
+  }
+  out->append(",\"FailedNodes\":");
+  AppendFailedMap(result.failed, c, out);
+  out->append(",\"FailedAndUnresolvableNodes\":");
+  AppendFailedMap(result.unresolvable, c, out);
+  out->append(",\"Error\":");
+  AppendGoString(result.error, out);
+  out->push_back('}');
+}
+
+void EncodeFilterError(std::string_view error, std::string* out) {
+  out->append(
+      "{\"Nodes\":null,\"NodeNames\":null,\"FailedNodes\":{},\"FailedAndUnresolvableNodes\":{},"
+      "\"Error\":");
+  AppendGoString(error, out);
+  out->push_back('}');
+}
+
+void EncodeHostPriorityList(const std::vector<policy::Candidate>& candidates,
+                            const policy::Scores& scores, std::string* out) {
+  out->reserve(out->size() + 2 + candidates.size() * 40);
+  out->push_back('[');
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    if (i > 0) out->push_back(',');
+    out->append("{\"Host\":");
+    AppendGoString(candidates[i].name, out);
+    out->append(",\"Score\":");
+    int64_t score = i < scores.size() ? std::clamp<int64_t>(scores[i], 0, 10) : 0;
+    out->append(std::to_string(score));
+    out->push_back('}');
+  }
+  out->push_back(']');
+}
+
+void EncodeBindingResult(std::string_view error, std::string* out) {
+  out->append("{\"Error\":");
+  AppendGoString(error, out);
+  out->push_back('}');
+}
+
+void EncodePreemptionResult(const std::vector<policy::NodeVictims>& result, std::string* out) {
+  std::vector<const policy::NodeVictims*> sorted;
+  sorted.reserve(result.size());
+  for (const auto& nv : result) sorted.push_back(&nv);
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const auto* a, const auto* b) { return a->node < b->node; });
+  out->append("{\"NodeNameToMetaVictims\":{");
+  for (size_t i = 0; i < sorted.size(); ++i) {
+    // Duplicate nodes collapse to the last, as in a Go map.
+    if (i + 1 < sorted.size() && sorted[i + 1]->node == sorted[i]->node) continue;
+    if (out->back() != '{') out->push_back(',');
+    AppendGoString(sorted[i]->node, out);
+    out->append(":{\"Pods\":[");
+    for (size_t k = 0; k < sorted[i]->victim_uids.size(); ++k) {
+      if (k > 0) out->push_back(',');
+      out->append("{\"UID\":");
+      AppendGoString(sorted[i]->victim_uids[k], out);
+      out->push_back('}');
+    }
+    out->append("],\"NumPDBViolations\":");
+    out->append(std::to_string(sorted[i]->num_pdb_violations));
+    out->push_back('}');
+  }
+  out->append("}}");
+}
+
+void EncodeBadRequest(std::string_view message, std::string* out) {
+  out->append("{\"error\":");
+  AppendGoString(message, out);
+  out->push_back('}');
+}
+
+}  // namespace mlsched::extender

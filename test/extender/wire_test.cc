@@ -1,0 +1,272 @@
+// The wire codec on its own: Go-compatible decoding and encoding, limits, bad input.
+
+#include "extender/wire.h"
+
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+namespace mlsched::extender {
+namespace {
+
+const char kPod[] =
+    R"({"metadata":{"name":"p","namespace":"ml","uid":"u1"},)"
+    R"("spec":{"containers":[{"name":"c","resources":{"requests":{"cpu":"1"}}}]}})";
+
+std::string Node(const std::string& name) {
+  return R"({"metadata":{"name":")" + name +
+         R"(","labels":{"a":"b"}},"status":{"allocatable":{"cpu":"4","pods":"110"},)"
+         R"("conditions":[{"type":"Ready","status":"True"}]}})";
+}
+
+std::string GoString(std::string_view s) {
+  std::string out;
+  AppendGoString(s, &out);
+  return out;
+}
+
+TEST_CASE("AppendGoString escapes as Go's encoding/json") {
+  struct Case {
+    std::string in, want;
+  };
+  std::vector<Case> cases = {
+      {"plain", R"("plain")"},
+      {"q\"b\\s", R"("q\"b\\s")"},
+      {"a\nb\rc\td", R"("a\nb\rc\td")"},
+      {std::string("\x01\x1f", 2), R"("\u0001\u001f")"},
+      {std::string("nul\0x", 5), R"("nul\u0000x")"},
+      {"<a&b>", R"("\u003ca\u0026b\u003e")"},
+      {"caf\xC3\xA9", "\"caf\xC3\xA9\""},
+      {"\xE2\x80\xA8\xE2\x80\xA9", R"("\u2028\u2029")"},
+      {"bad\xFF", R"("bad\ufffd")"},
+      {"trunc\xE2\x80", R"("trunc\ufffd\ufffd")"},
+      {"overlong\xC0\xAF", R"("overlong\ufffd\ufffd")"},
+      {"surrogate\xED\xA0\x80", R"("surrogate\ufffd\ufffd\ufffd")"},
+      {"emoji\xF0\x9F\x98\x80", "\"emoji\xF0\x9F\x98\x80\""},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.in);
+    CHECK(GoString(c.in) == c.want);
+  }
+}
+
+TEST_CASE("KeyMatches folds case as Go does") {
+  CHECK(KeyMatches("NodeNames", "nodenames"));
+  CHECK(KeyMatches("nodenames", "nodenames"));
+  CHECK(KeyMatches("NODENAMES", "nodenames"));
+  CHECK_FALSE(KeyMatches("NodeName", "nodenames"));
+  CHECK_FALSE(KeyMatches("NodeNamesX", "nodenames"));
+  CHECK(KeyMatches("Node\xC5\xBF", "nodes"));            // U+017F long s
+  CHECK(KeyMatches("Pod\xE2\x84\xAA", "podk"));           // U+212A Kelvin sign
+  CHECK_FALSE(KeyMatches("Pod\xC3\xA9", "pode"));
+}
+
+TEST_CASE("ExtenderArgs with NodeNames") {
+  std::string body = std::string(R"({"pod":)") + kPod +
+                     R"(,"Nodes":null,"nodeNAMES":["n1","n\u0032","n3"]})";
+  ExtenderArgs args;
+  REQUIRE(DecodeExtenderArgs(body, DecodeLimits(), &args).ok());
+  CHECK(args.pod.name == "p");
+  CHECK(args.pod.ns == "ml");
+  CHECK(args.pod.uid == "u1");
+  CHECK(args.pod.requests.milli_cpu == 1000);
+  CHECK_FALSE(args.full_nodes);
+  CHECK(args.has_node_names);
+  REQUIRE(args.candidates.size() == 3);
+  CHECK(args.candidates[1].name == "n2");
+  CHECK(args.candidates[1].node == nullptr);
+
+  // The decoded names survive a move of the args.
+  ExtenderArgs moved = std::move(args);
+  policy::FilterResult r;
+  r.passed = {0, 2, 7};  // 7 is out of range: dropped
+  r.failed = {{1, "Insufficient cpu"}};
+  std::string out;
+  EncodeFilterResult(moved, body, r, &out);
+  CHECK(out ==
+        R"({"Nodes":null,"NodeNames":["n1","n3"],"FailedNodes":{"n2":"Insufficient cpu"},)"
+        R"("FailedAndUnresolvableNodes":{},"Error":""})");
+}
+
+TEST_CASE("ExtenderArgs with a full NodeList copies the request's node bytes") {
+  std::string n1 = Node("n1"), n2 = Node("n2"), n3 = Node("n3");
+  std::string body = std::string(R"({"Pod":)") + kPod + R"(,"Nodes":{"metadata":{"x":1},"items":[)" +
+                     n1 + "," + n2 + " , " + n3 + R"(]},"NodeNames":null})";
+  ExtenderArgs args;
+  Status s = DecodeExtenderArgs(body, DecodeLimits(), &args);
+  REQUIRE_MESSAGE(s.ok(), s.message());
+  CHECK(args.full_nodes);
+  CHECK_FALSE(args.has_node_names);
+  REQUIRE(args.nodes.size() == 3);
+  REQUIRE(args.candidates.size() == 3);
+  CHECK(args.candidates[2].name == "n3");
+  CHECK(args.candidates[2].node == &args.nodes[2]);
+  CHECK(args.nodes[0].allocatable.milli_cpu == 4000);
+  CHECK(args.nodes[0].ready);
+  for (int i = 0; i < 3; ++i) {
+    CHECK(body.substr(args.item_spans[i].begin, args.item_spans[i].size()) == Node(args.nodes[i].name));
+  }
+
+  policy::FilterResult r;
+  r.passed = {2, 0};
+  r.unresolvable = {{1, "node(s) had untolerated taint"}};
+  std::string out;
+  EncodeFilterResult(args, body, r, &out);
+  CHECK(out == R"({"Nodes":{"metadata":{"x":1},"items":[)" + n3 + "," + n1 +
+                   R"(]},"NodeNames":null,"FailedNodes":{},)"
+                   R"("FailedAndUnresolvableNodes":{"n2":"node(s) had untolerated taint"},"Error":""})");
+}
+
+TEST_CASE("a later duplicate Nodes key replaces the earlier one, spans included") {
+  std::string body = std::string(R"({"Pod":)") + kPod + R"(,"Nodes":{"items":[)" + Node("a") +
+                     R"(]},"nodes":{"items":[)" + Node("b") + "," + Node("c") + "]}}";
+  ExtenderArgs args;
+  REQUIRE(DecodeExtenderArgs(body, DecodeLimits(), &args).ok());
+  REQUIRE(args.nodes.size() == 2);
+  CHECK(args.nodes[0].name == "b");
+  CHECK(body.substr(args.item_spans[1].begin, args.item_spans[1].size()) == Node("c"));
+  std::string out;
+  policy::FilterResult r;
+  EncodeFilterResult(args, body, r, &out);
+  CHECK(out == R"({"Nodes":{"metadata":{},"items":[]},"NodeNames":null,"FailedNodes":{},)"
+               R"("FailedAndUnresolvableNodes":{},"Error":""})");
+}
+
+TEST_CASE("bad ExtenderArgs bodies are refused with a message naming the problem") {
+  std::string deep(100000, '[');
+  struct Case {
+    std::string name, body, want;
+  };
+  std::vector<Case> cases = {
+      {"not json", "hello", "malformed JSON"},
+      {"empty", "", "empty body"},
+      {"truncated", R"({"Pod":{)", "malformed JSON"},
+      {"trailing garbage", std::string("{\"Pod\":") + kPod + "} x", "malformed JSON"},
+      {"nul inside", std::string("{\"Pod\":") + kPod + std::string("}\0{}", 3), "malformed JSON"},
+      {"array root", "[]", "not a JSON object"},
+      {"missing Pod", R"({"NodeNames":["a"]})", "Pod: missing"},
+      {"null Pod", R"({"Pod":null,"NodeNames":["a"]})", "Pod: missing"},
+      {"Pod wrong type", R"({"Pod":"x"})", "Pod: expected an object"},
+      {"Pod without metadata", R"({"Pod":{}})", "Pod: "},
+      {"NodeNames wrong type", std::string("{\"Pod\":") + kPod + R"(,"NodeNames":{}})",
+       "NodeNames: expected an array"},
+      {"NodeNames element", std::string("{\"Pod\":") + kPod + R"(,"NodeNames":["a",1]})",
+       "NodeNames[1]: expected a string"},
+      {"Nodes wrong type", std::string("{\"Pod\":") + kPod + R"(,"Nodes":[]})", "Nodes: expected"},
+      {"items wrong type", std::string("{\"Pod\":") + kPod + R"(,"Nodes":{"items":{}}})",
+       "Nodes.items: expected an array"},
+      {"item wrong type", std::string("{\"Pod\":") + kPod + R"(,"Nodes":{"items":[1]}})",
+       "Nodes.items[0]: expected an object"},
+      {"bad node", std::string("{\"Pod\":") + kPod + R"(,"Nodes":{"items":[{"metadata":{}}]}})",
+       "Nodes.items[0]: "},
+      {"nested 100000 deep", deep, "nested deeper than"},
+      {"nested objects", [] {
+         std::string s;
+         for (int i = 0; i < 600; ++i) s += "{\"a\":";
+         return s;
+       }(), "nested deeper than"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    ExtenderArgs args;
+    Status s = DecodeExtenderArgs(c.body, DecodeLimits(), &args);
+    CHECK_FALSE(s.ok());
+    CHECK(s.code() == Status::Code::kInvalidArgument);
+    CHECK_MESSAGE(s.message().find(c.want) != std::string::npos, s.message());
+  }
+}
+
+TEST_CASE("the size limit is checked before parsing") {
+  DecodeLimits limits;
+  limits.max_body_bytes = 100;
+  std::string body = std::string("{\"Pod\":") + kPod + "}";
+  ExtenderArgs args;
+  Status s = DecodeExtenderArgs(body, limits, &args);
+  CHECK_FALSE(s.ok());
+  CHECK(s.message().find("exceeds the limit of 100 bytes") != std::string::npos);
+  limits.max_body_bytes = body.size();
+  CHECK(DecodeExtenderArgs(body, limits, &args).ok());
+}
+
+TEST_CASE("ExtenderBindingArgs") {
+  BindingArgs b;
+  REQUIRE(DecodeBindingArgs(R"({"PodName":"p","podnamespace":"ml","PodUID":"u","NODE":"n1"})",
+                            DecodeLimits(), &b)
+              .ok());
+  CHECK(b.pod_name == "p");
+  CHECK(b.pod_namespace == "ml");
+  CHECK(b.pod_uid == "u");
+  CHECK(b.node == "n1");
+  CHECK_FALSE(DecodeBindingArgs(R"({"PodName":"p"})", DecodeLimits(), &b).ok());
+  CHECK_FALSE(DecodeBindingArgs(R"({"Node":"n"})", DecodeLimits(), &b).ok());
+  Status s = DecodeBindingArgs(R"({"PodName":1,"Node":"n"})", DecodeLimits(), &b);
+  CHECK(s.message() == "PodName: expected a string, got a number");
+
+  std::string out;
+  EncodeBindingResult("", &out);
+  CHECK(out == R"({"Error":""})");
+  out.clear();
+  EncodeBindingResult("gang \"x\" timed out", &out);
+  CHECK(out == R"({"Error":"gang \"x\" timed out"})");
+}
+
+TEST_CASE("ExtenderPreemptionArgs in both shapes") {
+  std::string meta = std::string(R"({"Pod":)") + kPod +
+                     R"(,"NodeNameToVictims":null,"NodeNameToMetaVictims":{)"
+                     R"("n2":{"Pods":[{"UID":"v2"}],"NumPDBViolations":1},)"
+                     R"("n1":{"Pods":[{"UID":"v1a"},{"uid":"v1b"}],"NumPDBViolations":0},)"
+                     R"("n3":null}})";
+  PreemptionArgs p;
+  REQUIRE(DecodePreemptionArgs(meta, DecodeLimits(), &p).ok());
+  REQUIRE(p.candidates.size() == 2);
+  CHECK(p.candidates[0].node == "n2");
+  CHECK(p.candidates[0].num_pdb_violations == 1);
+  CHECK(p.candidates[1].victim_uids == std::vector<std::string>{"v1a", "v1b"});
+
+  std::string full = std::string(R"({"Pod":)") + kPod + R"(,"NodeNameToVictims":{"n1":{"Pods":[)" +
+                     kPod + R"(],"NumPDBViolations":0}},"NodeNameToMetaVictims":null})";
+  REQUIRE(DecodePreemptionArgs(full, DecodeLimits(), &p).ok());
+  REQUIRE(p.candidates.size() == 1);
+  CHECK(p.candidates[0].victim_uids == std::vector<std::string>{"u1"});
+
+  CHECK_FALSE(DecodePreemptionArgs(std::string(R"({"Pod":)") + kPod +
+                                       R"(,"NodeNameToMetaVictims":{"n":{"Pods":[{}]}}})",
+                                   DecodeLimits(), &p)
+                  .ok());
+  CHECK_FALSE(DecodePreemptionArgs(std::string(R"({"Pod":)") + kPod +
+                                       R"(,"NodeNameToMetaVictims":{"n":{"NumPDBViolations":"x"}}})",
+                                   DecodeLimits(), &p)
+                  .ok());
+
+  std::vector<policy::NodeVictims> result = {{"n2", {"v2"}, 1}, {"n1", {"a", "b"}, 0}};
+  std::string out;
+  EncodePreemptionResult(result, &out);
+  CHECK(out == R"({"NodeNameToMetaVictims":{"n1":{"Pods":[{"UID":"a"},{"UID":"b"}],)"
+               R"("NumPDBViolations":0},"n2":{"Pods":[{"UID":"v2"}],"NumPDBViolations":1}}})");
+  out.clear();
+  EncodePreemptionResult({}, &out);
+  CHECK(out == R"({"NodeNameToMetaVictims":{}})");
+}
+
+TEST_CASE("HostPriorityList clamps scores to 0..10 in request order") {
+  std::vector<policy::Candidate> c = {{"b", nullptr}, {"a", nullptr}, {"c", nullptr}};
+  std::string out;
+  EncodeHostPriorityList(c, {11, -3, 7}, &out);
+  CHECK(out == R"([{"Host":"b","Score":10},{"Host":"a","Score":0},{"Host":"c","Score":7}])");
+  out.clear();
+  EncodeHostPriorityList({}, {}, &out);
+  CHECK(out == "[]");
+}
+
+TEST_CASE("filter errors and bad requests encode as JSON") {
+  std::string out;
+  EncodeFilterError("boom", &out);
+  CHECK(out == R"({"Nodes":null,"NodeNames":null,"FailedNodes":{},"FailedAndUnresolvableNodes":{},"Error":"boom"})");
+  out.clear();
+  EncodeBadRequest("malformed \"x\"", &out);
+  CHECK(out == R"({"error":"malformed \"x\""})");
+}
+
+}  // namespace
+}  // namespace mlsched::extender
