@@ -5,62 +5,10 @@
 
 #include "policy/cluster_model.h"
 #include "policy/gang.h"
+#include "policy/topology.h"
 
 namespace mlsched::policy {
 namespace {
-
-// Domain groups for the gang planner: each node alone, then every topology level from the
-// narrowest to the widest, then the whole cluster. A node without a label at a level is a
-// domain of its own there (and at every narrower level).
-std::vector<DomainLevel> BuildDomains(const ClusterModel& model, const Options& options) {
-  const auto& levels = options.topology_levels;
-  std::vector<DomainLevel> out;
-  DomainLevel node_level;
-  for (uint32_t i = 0; i < model.node_slots(); ++i) {
-    if (!model.node(i).present) continue;
-    node_level.domains.push_back({i});
-    node_level.names.push_back(model.node(i).node.name);
-  }
-  out.push_back(std::move(node_level));
-  for (size_t l = levels.size(); l-- > 0;) {
-    DomainLevel level;
-    level.label = levels[l];
-    StringMap<uint32_t> index;
-    for (uint32_t i = 0; i < model.node_slots(); ++i) {
-      const NodeState& s = model.node(i);
-      if (!s.present) continue;
-      std::string key;
-      std::string name;
-      for (size_t k = 0; k <= l; ++k) {
-        const std::string* v = s.node.labels.Find(levels[k]);
-        if (!v) {
-          // Missing label: the node is its own domain from here down.
-          key = "\x01node:" + s.node.name;
-          name = s.node.name;
-          break;
-        }
-        key.append(*v).push_back('\x01');
-        name = *v;
-      }
-      auto [it, inserted] = index.emplace(key, static_cast<uint32_t>(level.domains.size()));
-      if (inserted) {
-        level.domains.emplace_back();
-        level.names.push_back(name);
-      }
-      level.domains[it->second].push_back(i);
-    }
-    out.push_back(std::move(level));
-  }
-  DomainLevel cluster;
-  cluster.label = "cluster";
-  cluster.domains.emplace_back();
-  cluster.names.push_back("all");
-  for (uint32_t i = 0; i < model.node_slots(); ++i) {
-    if (model.node(i).present) cluster.domains[0].push_back(i);
-  }
-  out.push_back(std::move(cluster));
-  return out;
-}
 
 // Least-allocated after placing the pod, over cpu, memory and GPUs (when the node has any),
 // 0..100 — kube-scheduler's NodeResourcesFit default strategy.
@@ -97,12 +45,17 @@ Engine::Engine(Options options)
 
 Engine::~Engine() = default;
 
-const std::vector<DomainLevel>& Engine::DomainsLocked() {
-  if (!domains_ || domains_generation_ != model_->node_generation()) {
-    domains_ = std::make_unique<std::vector<DomainLevel>>(BuildDomains(*model_, options_));
-    domains_generation_ = model_->node_generation();
+std::shared_ptr<const Topology> Engine::CurrentTopology() const {
+  std::lock_guard lock(topology_mu_);
+  if (!topology_ || topology_generation_ != model_->node_generation()) {
+    std::vector<const Node*> slots(model_->node_slots(), nullptr);
+    for (uint32_t i = 0; i < slots.size(); ++i) {
+      if (model_->node(i).present) slots[i] = &model_->node(i).node;
+    }
+    topology_ = std::make_shared<const Topology>(Topology::Build(options_, slots));
+    topology_generation_ = model_->node_generation();
   }
-  return *domains_;
+  return topology_;
 }
 
 // ---- model updates ----
@@ -183,7 +136,7 @@ FilterResult Engine::Filter(const Pod& pod, const std::vector<Candidate>& nodes,
     write_lock.lock();
     const PodEntry* known = model_->FindPod(pod.uid);
     if (!known) model_->UpsertPod(pod, /*from_watch=*/false);
-    admission = gangs_->Admit(pod, DomainsLocked(), now);
+    admission = gangs_->Admit(pod, *CurrentTopology(), now);
   } else {
     read_lock.lock();
   }

@@ -16,13 +16,14 @@
 #include "policy/objects.h"
 #include "policy/options.h"
 
+#include <mutex>
 #include <shared_mutex>
 
 namespace mlsched::policy {
 
 class ClusterModel;
 class GangBook;
-struct DomainLevel;
+class Topology;
 
 // A node offered to a verb. In nodeCacheCapable mode only `name` is set and the model's node
 // is used; with full Node objects `node` points at the decoded request object, which then
@@ -197,16 +198,17 @@ class Engine {
   std::string WhyWaiting(std::string_view ns, std::string_view pod_name, TimeMs now) const;
 
  private:
-  // Rebuilds the planner's topology domains when the node set or labels changed. Needs the
-  // write lock.
-  const std::vector<DomainLevel>& DomainsLocked();
+  // The topology tree for the current node set, rebuilt lazily when nodes or their labels
+  // changed. Callers hold mu_ (shared or exclusive); topology_mu_ serialises the rebuild.
+  std::shared_ptr<const Topology> CurrentTopology() const;
 
   const Options options_;
   mutable std::shared_mutex mu_;  // guards everything below
   std::unique_ptr<ClusterModel> model_;
   std::unique_ptr<GangBook> gangs_;
-  std::unique_ptr<std::vector<DomainLevel>> domains_;
-  uint64_t domains_generation_ = ~uint64_t{0};
+  mutable std::mutex topology_mu_;
+  mutable std::shared_ptr<const Topology> topology_;
+  mutable uint64_t topology_generation_ = ~uint64_t{0};
 };
 
 }  // namespace mlsched::policy

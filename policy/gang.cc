@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <limits>
+#include <span>
 
 namespace mlsched::policy {
 namespace {
@@ -44,20 +45,6 @@ int64_t GpuCount(const Resources& r, const Options& options) {
   int64_t n = 0;
   for (const std::string& name : options.gpu_resources) n += r.Scalar(name);
   return n;
-}
-
-std::string TopologyRequirement(const Pod& pod, bool required) {
-  static constexpr std::string_view kRequired[] = {"mlsched.io/topology-required",
-                                                   "kueue.x-k8s.io/podset-required-topology",
-                                                   "kai.scheduler/topology-required-placement"};
-  static constexpr std::string_view kPreferred[] = {
-      "mlsched.io/topology-preferred", "kueue.x-k8s.io/podset-preferred-topology",
-      "kai.scheduler/topology-preferred-placement"};
-  for (std::string_view key : required ? kRequired : kPreferred) {
-    std::string_view v = Meta(pod, key);
-    if (!v.empty()) return std::string(v);
-  }
-  return {};
 }
 
 std::optional<GangSpec> RecognizeGang(const Pod& pod, const ClusterModel& model,
@@ -106,8 +93,6 @@ std::optional<GangSpec> RecognizeGang(const Pod& pod, const ClusterModel& model,
   spec.timeout_ms = group && group->schedule_timeout_seconds > 0
                         ? int64_t{group->schedule_timeout_seconds} * 1000
                         : options.gang_timeout_ms;
-  spec.required_level = TopologyRequirement(pod, true);
-  spec.preferred_level = TopologyRequirement(pod, false);
   return spec;
 }
 
@@ -316,7 +301,7 @@ struct Member {
 // Places as many members as it can; returns the count placed, the slot chosen per member (-1:
 // none) and, in `left`, what stays free on each of `nodes` afterwards. Copies only the
 // domain's capacity, so trying every domain of a level stays linear in the cluster size.
-int PackMembers(const std::vector<Member>& members, const std::vector<uint32_t>& nodes,
+int PackMembers(const std::vector<Member>& members, std::span<const uint32_t> nodes,
                 const std::vector<Resources>& free, const ClusterModel& model,
                 const Options& options, std::vector<int32_t>* chosen,
                 std::vector<Resources>* left) {
@@ -355,8 +340,8 @@ int PackMembers(const std::vector<Member>& members, const std::vector<uint32_t>&
 
 }  // namespace
 
-bool GangBook::Plan(GangState& g, const DomainLevels& levels, TimeMs now, std::string* reason,
-                    bool* unresolvable) {
+bool GangBook::Plan(GangState& g, const Pod& pod, const Topology& topology, TimeMs now,
+                    std::string* reason, bool* unresolvable) {
   *unresolvable = false;
   ReleasePlan(g);
   const std::string who = "gang " + g.spec.Key();
@@ -388,64 +373,60 @@ bool GangBook::Plan(GangState& g, const DomainLevels& levels, TimeMs now, std::s
     if (model_.node(i).present) free[i] = model_.Free(i);
   }
 
-  // The widest level a required topology lets us use.
-  size_t max_level = levels.empty() ? 0 : levels.size() - 1;
-  if (!g.spec.required_level.empty()) {
-    bool found = false;
-    for (size_t l = 0; l < levels.size(); ++l) {
-      if (levels[l].label == g.spec.required_level) {
-        max_level = l;
-        found = true;
-        break;
-      }
-    }
-    if (!found && g.spec.required_level == "kubernetes.io/hostname") {
-      max_level = 0;
-      found = true;
-    }
-    if (!found) {
-      *reason = who + ": unknown topology level \"" + g.spec.required_level + "\" required";
-      *unresolvable = true;
-      return false;
-    }
+  // The widest level a required topology lets us use; the cluster when nothing is required.
+  TopologyRequest req;
+  if (Status st = ParseTopologyRequest(pod.annotations, topology, &req); !st.ok()) {
+    *reason = who + ": " + st.message();
+    *unresolvable = true;
+    return false;
   }
+  const bool required = req.required_level >= 0;
+  std::vector<uint32_t> all_nodes;
+  for (uint32_t i = 0; i < topology.NumNodes(); ++i) {
+    if (topology.HasNode(i)) all_nodes.push_back(i);
+  }
+  // Domains of level `l`; level -1 is the whole cluster.
+  auto domains_at = [&](int l, auto&& visit) {
+    if (l < 0) {
+      visit(std::span<const uint32_t>(all_nodes), std::string("cluster"));
+      return;
+    }
+    for (uint32_t d = 0; d < topology.NumDomains(l); ++d) {
+      visit(topology.DomainNodes(l, d), topology.LevelKey(l) + "=" + topology.DomainPath(l, d));
+    }
+  };
+  const int widest = required ? req.required_level : -1;
 
   std::vector<int32_t> chosen, best_chosen;
   std::vector<Resources> scratch;
-  for (size_t l = 0; l <= max_level && l < levels.size(); ++l) {
-    const DomainLevel& level = levels[l];
+  for (int l = topology.NodeLevel(); l >= widest; --l) {
     int64_t best_left = std::numeric_limits<int64_t>::max();
-    int best_domain = -1;
-    for (size_t d = 0; d < level.domains.size(); ++d) {
-      const auto& nodes = level.domains[d];
+    std::string best_name;
+    domains_at(l, [&](std::span<const uint32_t> nodes, std::string name) {
       int64_t domain_gpus = 0;
       for (uint32_t slot : nodes) domain_gpus += GpuCount(free[slot], options_);
-      if (domain_gpus < gpus_wanted && gpus_wanted > 0 && static_cast<int32_t>(
-                                           members.size()) <= need) {
-        continue;  // cannot hold the gang's GPUs
-      }
+      if (domain_gpus < gpus_wanted && static_cast<int32_t>(members.size()) <= need) return;
       int placed = PackMembers(members, nodes, free, model_, options_, &chosen, &scratch);
-      if (placed < need) continue;
-      // Tightest fit: fewest GPUs (then cores) left free in the domain afterwards.
+      if (placed < need) return;
+      // Tightest fit: fewest GPUs (then cores) left free in the domain afterwards, so big
+      // domains stay whole for big gangs.
       int64_t left = 0;
       for (const Resources& r : scratch) {
         left += GpuCount(r, options_) * 1'000'000 + r.milli_cpu / 1000;
       }
       if (left < best_left) {
         best_left = left;
-        best_domain = static_cast<int>(d);
+        best_name = std::move(name);
         best_chosen = chosen;
       }
-    }
-    if (best_domain >= 0) {
+    });
+    if (!best_name.empty()) {
       for (size_t m = 0; m < members.size(); ++m) {
         if (best_chosen[m] < 0) continue;
         Reserve(g, members[m].uid, model_.node(best_chosen[m]).node.name,
                 members[m].pod->requests);
       }
-      g.plan_domains.clear();
-      g.plan_domains.push_back((level.label.empty() ? std::string("node") : level.label) + "=" +
-                               level.names[best_domain]);
+      g.plan_domains = {best_name};
       g.planned_at = now;
       g.last_progress = now;
       g.reason.clear();
@@ -453,26 +434,22 @@ bool GangBook::Plan(GangState& g, const DomainLevels& levels, TimeMs now, std::s
     }
   }
 
-  // No plan: say how far it is, in the words an admin reads in `kubectl describe pod`.
   // How close the best domain of the widest allowed level comes, and what is missing there.
-  const DomainLevel& widest = levels[std::min(max_level, levels.size() - 1)];
   int best_placed = 0;
   int64_t missing_gpus = gpus_wanted;
-  for (const auto& nodes : widest.domains) {
+  domains_at(widest, [&](std::span<const uint32_t> nodes, const std::string&) {
     int placed = PackMembers(members, nodes, free, model_, options_, &chosen, &scratch);
-    if (placed < best_placed) continue;
+    if (placed < best_placed) return;
     best_placed = placed;
     missing_gpus = 0;
     for (size_t m = 0; m < members.size(); ++m) {
       if (chosen[m] < 0) missing_gpus += members[m].gpus;
     }
-  }
+  });
   const int32_t given = GivenNodes(g);
   std::string what = missing_gpus > 0 ? "waiting for " + GpuWords(missing_gpus)
                                       : std::string("waiting for capacity");
-  std::string scope = g.spec.required_level.empty()
-                          ? std::string()
-                          : " in one " + g.spec.required_level;
+  std::string scope = required ? " in one " + topology.LevelKey(widest) : std::string();
   *reason = who + ": " + std::to_string(given + best_placed) + " of " +
             std::to_string(g.spec.min_member) + " members fit" + scope + ", " + what;
 
@@ -482,23 +459,18 @@ bool GangBook::Plan(GangState& g, const DomainLevels& levels, TimeMs now, std::s
     if (model_.node(i).present) empty[i] = model_.node(i).node.allocatable;
   }
   bool could = false;
-  for (const auto& nodes : widest.domains) {
-    if (PackMembers(members, nodes, empty, model_, options_, &chosen, &scratch) >= need) {
-      could = true;
-      break;
-    }
-  }
+  domains_at(widest, [&](std::span<const uint32_t> nodes, const std::string&) {
+    if (!could) could = PackMembers(members, nodes, empty, model_, options_, &chosen, &scratch) >= need;
+  });
   if (!could) {
     *unresolvable = true;
     *reason += " (the gang is larger than " +
-               (g.spec.required_level.empty() ? std::string("the cluster")
-                                              : "any " + g.spec.required_level) +
-               ")";
+               (required ? "any " + topology.LevelKey(widest) : std::string("the cluster")) + ")";
   }
   return false;
 }
 
-GangAdmission GangBook::Admit(const Pod& pod, const DomainLevels& levels, TimeMs now) {
+GangAdmission GangBook::Admit(const Pod& pod, const Topology& topology, TimeMs now) {
   GangAdmission out;
   auto spec = RecognizeGang(pod, model_, options_);
   if (!spec) return out;
@@ -530,7 +502,7 @@ GangAdmission GangBook::Admit(const Pod& pod, const DomainLevels& levels, TimeMs
   if (!PlanValid(g, pod.uid)) {
     bool unresolvable = false;
     std::string reason;
-    if (!Plan(g, levels, now, &reason, &unresolvable)) {
+    if (!Plan(g, pod, topology, now, &reason, &unresolvable)) {
       out.reason = reason;
       out.unresolvable = unresolvable;
       g.reason = reason;

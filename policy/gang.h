@@ -34,6 +34,7 @@
 #include "policy/engine.h"
 #include "policy/objects.h"
 #include "policy/options.h"
+#include "policy/topology.h"
 
 namespace mlsched::policy {
 
@@ -43,8 +44,6 @@ struct GangSpec {
   std::string source;          // "pod-group", "volcano", "kueue", "kubeflow", "jobset", "mlsched"
   int32_t min_member = 0;
   int64_t timeout_ms = 0;      // reservation lifetime without progress
-  std::string required_level;  // topology label the gang must not span more than one of
-  std::string preferred_level;
   std::string conflict;        // non-empty when conventions disagree
   std::string Key() const { return ns + "/" + name; }
 };
@@ -52,10 +51,6 @@ struct GangSpec {
 // Recognises the gang of `pod`; nullopt for an ordinary pod. `groups` may be null.
 std::optional<GangSpec> RecognizeGang(const Pod& pod, const ClusterModel& model,
                                       const Options& options);
-
-// Parses "mlsched.io/topology-required" and its Kueue/KAI synonyms from a pod's annotations
-// (and labels). Returns the level label, or "".
-std::string TopologyRequirement(const Pod& pod, bool required);
 
 struct WaitingBind {
   std::string ns;
@@ -86,15 +81,6 @@ struct GangAdmission {
   bool unresolvable = false;  // kWait: preemption cannot help
 };
 
-// Domain groups for planning: level 0 is the single node, then each topology level from the
-// narrowest to the widest, then the whole cluster. Each domain lists node slots.
-struct DomainLevel {
-  std::string label;  // the level's label key ("" for node level and "cluster")
-  std::vector<std::vector<uint32_t>> domains;
-  std::vector<std::string> names;
-};
-using DomainLevels = std::vector<DomainLevel>;
-
 class GangBook {
  public:
   GangBook(ClusterModel& model, const Options& options);
@@ -103,7 +89,7 @@ class GangBook {
   void OnPod(const PodEntry* before, const PodEntry* after);
 
   // Filter-time admission for `pod` (known to the model). May plan and reserve.
-  GangAdmission Admit(const Pod& pod, const DomainLevels& levels, TimeMs now);
+  GangAdmission Admit(const Pod& pod, const Topology& topology, TimeMs now);
   // Whether `pod` is a gang member that must go through Admit (cheap; read-only).
   const GangState* GangOfPod(const Pod& pod) const;
   // The planned node of a member, or "".
@@ -131,8 +117,11 @@ class GangBook {
   void Unreserve(GangState& g, const std::string& uid);
   void ReleasePlan(GangState& g);
   bool PlanValid(const GangState& g, const std::string& uid) const;
-  bool Plan(GangState& g, const DomainLevels& levels, TimeMs now, std::string* reason,
-            bool* unresolvable);
+  // Plans every unplaced member at once in the narrowest topology domain that holds them
+  // (tightest fit among those), within the gang's required level. `pod` carries the gang's
+  // topology annotations.
+  bool Plan(GangState& g, const Pod& pod, const Topology& topology, TimeMs now,
+            std::string* reason, bool* unresolvable);
   void MaybeForget(const std::string& key);
 
   ClusterModel& model_;
