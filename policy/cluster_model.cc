@@ -19,6 +19,18 @@ Resources CountedRequests(const Pod& p) {
   return r;
 }
 
+// A bound pod keeps only what accounting, gangs, pipelines and preemption read: the fields
+// that matter while it is pending (images, tolerations, selector, scheduler) are dropped so
+// that 150,000 pods fit in well under a KiB each.
+void Compact(Pod& p) {
+  if (p.node_name.empty()) return;
+  std::vector<std::string>().swap(p.images);
+  std::vector<Toleration>().swap(p.tolerations);
+  p.node_selector = Labels();
+  std::string().swap(p.scheduler_name);
+  std::string().swap(p.nominated_node_name);
+}
+
 }  // namespace
 
 // ---- nodes ----
@@ -117,20 +129,21 @@ void ClusterModel::Notify(const PodEntry* before, const PodEntry* after) {
 }
 
 void ClusterModel::UpsertPod(Pod pod, bool from_watch) {
+  Compact(pod);
   auto it = pods_.find(pod.uid);
   if (it == pods_.end()) {
     // A pod recreated under the same name has a new uid: drop the old one first.
-    auto byname = uid_by_name_.find(NameKey(pod.ns, pod.name));
-    if (byname != uid_by_name_.end() && byname->second != pod.uid) {
-      std::string old = byname->second;
+    auto byname = by_name_.find(NameKey(pod.ns, pod.name));
+    if (byname != by_name_.end() && byname->second->pod.uid != pod.uid) {
+      std::string old = byname->second->pod.uid;
       DeletePod(old);
     }
     std::string uid = pod.uid;
     PodEntry e;
     e.pod = std::move(pod);
     e.from_watch = from_watch;
-    uid_by_name_[NameKey(e.pod.ns, e.pod.name)] = uid;
     auto [ins, ok] = pods_.emplace(std::move(uid), std::move(e));
+    by_name_[NameKey(ins->second.pod.ns, ins->second.pod.name)] = &ins->second;
     Recount(ins->second);
     Notify(nullptr, &ins->second);
     return;
@@ -148,9 +161,9 @@ bool ClusterModel::DeletePod(std::string_view uid) {
   auto it = pods_.find(uid);
   if (it == pods_.end()) return false;
   Uncount(it->second);
+  auto byname = by_name_.find(NameKey(it->second.pod.ns, it->second.pod.name));
+  if (byname != by_name_.end() && byname->second == &it->second) by_name_.erase(byname);
   PodEntry before = std::move(it->second);
-  auto byname = uid_by_name_.find(NameKey(before.pod.ns, before.pod.name));
-  if (byname != uid_by_name_.end() && byname->second == uid) uid_by_name_.erase(byname);
   pods_.erase(it);
   Notify(&before, nullptr);
   return true;
@@ -173,8 +186,8 @@ const PodEntry* ClusterModel::FindPod(std::string_view uid) const {
 }
 
 const PodEntry* ClusterModel::FindPodByName(std::string_view ns, std::string_view name) const {
-  auto it = uid_by_name_.find(NameKey(ns, name));
-  return it == uid_by_name_.end() ? nullptr : FindPod(it->second);
+  auto it = by_name_.find(NameKey(ns, name));
+  return it == by_name_.end() ? nullptr : it->second;
 }
 
 bool ClusterModel::Assume(const std::string& uid, const std::string& ns, const std::string& name,

@@ -112,7 +112,8 @@ class ClusterModel {
   uint64_t node_generation_ = 0;
 
   StringMap<PodEntry> pods_;                // by uid
-  StringMap<std::string> uid_by_name_;      // "ns/name" -> uid
+  // "ns/name" -> entry; unordered_map nodes are stable, so the pointers stay valid.
+  StringMap<PodEntry*> by_name_;
   int64_t counted_pods_ = 0;
 
   StringMap<PodGroup> pod_groups_;          // "ns/name"
