@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package mlsched needs to build, test and run its benches.
+# Idempotent: does nothing when everything is already there. Run as root.
+set -euo pipefail
+
+PACKAGES=(
+  g++ cmake make pkg-config ca-certificates curl procps
+  clang libclang-rt-14-dev                       # libFuzzer targets
+  libpistache-dev rapidjson-dev libcurl4-openssl-dev libgoogle-glog-dev
+  libcpp-httplib-dev doctest-dev prometheus-cpp-dev libyaml-cpp-dev libssl-dev
+  gnuplot-nox openssl                            # bench report plots; test certificates
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages: ${missing[*]}; run as root to install them" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
