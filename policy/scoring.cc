@@ -1,0 +1,410 @@
+#include "policy/scoring.h"
+
+#include <algorithm>
+#include <cassert>
+
+namespace mlsched::policy {
+namespace {
+
+constexpr int64_t kMiB = 1024 * 1024;
+// Kube-scheduler's ImageLocality bounds: below 23 MiB an image is too small to matter; above
+// 1000 MiB per container the score saturates.
+constexpr int64_t kImageMinThreshold = 23 * kMiB;
+constexpr int64_t kImageMaxContainerThreshold = 1000 * kMiB;
+
+// Free share of one resource after placement, 0..100; -1 when the node has none of it.
+int FreeShare(int64_t capacity, int64_t used, int64_t request) {
+  if (capacity <= 0) return -1;
+  int64_t after = used + request;
+  if (after > capacity) return 0;
+  return static_cast<int>((capacity - after) * kMaxRuleScore / capacity);
+}
+
+int Clamp100(int64_t v) { return static_cast<int>(std::clamp<int64_t>(v, 0, kMaxRuleScore)); }
+
+}  // namespace
+
+std::string_view RuleName(Rule rule) {
+  switch (rule) {
+    case Rule::kLeastAllocated: return "least_allocated";
+    case Rule::kGangPlan: return "gang_plan";
+    case Rule::kTopology: return "topology";
+    case Rule::kGpuFit: return "gpu_fit";
+    case Rule::kCpuOffGpu: return "cpu_off_gpu";
+    case Rule::kImageLocality: return "image_locality";
+    case Rule::kPipelineLocality: return "pipeline_locality";
+    case Rule::kFunctionWarm: return "function_warm";
+  }
+  return "unknown";
+}
+
+int RuleWeight(const ScoreWeights& w, Rule rule) {
+  switch (rule) {
+    case Rule::kLeastAllocated: return w.least_allocated;
+    case Rule::kGangPlan: return w.gang_plan;
+    case Rule::kTopology: return w.topology;
+    case Rule::kGpuFit: return w.gpu_fit;
+    case Rule::kCpuOffGpu: return w.cpu_off_gpu;
+    case Rule::kImageLocality: return w.image_locality;
+    case Rule::kPipelineLocality: return w.pipeline_locality;
+    case Rule::kFunctionWarm: return w.function_warm;
+  }
+  return 0;
+}
+
+ResourceView ViewOf(const Resources& r, const std::vector<std::string>& gpu_resources) {
+  ResourceView v;
+  v.milli_cpu = r.milli_cpu;
+  v.memory = r.memory;
+  for (const std::string& name : gpu_resources) v.gpus += r.Scalar(name);
+  return v;
+}
+
+int LeastAllocatedScore(const ResourceView& pod, const NodeLoad& node) {
+  int shares[3] = {
+      FreeShare(node.allocatable.milli_cpu, node.used.milli_cpu, pod.milli_cpu),
+      FreeShare(node.allocatable.memory, node.used.memory, pod.memory),
+      FreeShare(node.allocatable.gpus, node.used.gpus, pod.gpus),
+  };
+  // why: the pod asks for GPUs the node lacks: it cannot run here at all.
+  if (pod.gpus > 0 && node.allocatable.gpus <= 0) return 0;
+  int sum = 0, n = 0;
+  for (int s : shares) {
+    if (s < 0) continue;  // as the scheduler: a resource the node has none of is skipped
+    sum += s;
+    ++n;
+  }
+  return n == 0 ? 0 : sum / n;
+}
+
+int GpuFitScore(int64_t pod_gpus, const NodeLoad& node, bool spread, int64_t max_node_gpus) {
+  if (pod_gpus <= 0) return kNotApplicable;
+  const int64_t capacity = node.allocatable.gpus;
+  const int64_t free_after = capacity - node.used.gpus - pod_gpus;
+  if (capacity <= 0 || free_after < 0) return 0;
+  if (spread) return Clamp100(free_after * kMaxRuleScore / capacity);
+  // why: count free GPUs in absolute terms, not as a share of the node, so that a 16-GPU node
+  // left with 2 free strands as many GPUs as an 8-GPU node left with 2 free.
+  const int64_t scale = std::max<int64_t>(max_node_gpus, 1);
+  return Clamp100((scale - std::min(free_after, scale)) * kMaxRuleScore / scale);
+}
+
+int CpuOffGpuScore(int64_t pod_gpus, int64_t node_gpus) {
+  if (pod_gpus > 0) return kNotApplicable;
+  return node_gpus > 0 ? 0 : kMaxRuleScore;
+}
+
+bool PassesCpuOffGpuFilter(bool filter_on, int64_t pod_gpus, int64_t node_gpus,
+                           bool cpu_node_fits, std::string* why) {
+  if (!filter_on || pod_gpus > 0 || node_gpus <= 0 || !cpu_node_fits) return true;
+  if (why != nullptr) {
+    *why = "GPU node kept for GPU pods: the pod requests no GPU and a CPU-only node fits it";
+  }
+  return false;
+}
+
+// ---- ImageIndex ----
+
+std::string ImageIndex::Normalize(std::string_view image) {
+  std::string name(image);
+  size_t colon = name.rfind(':');
+  size_t slash = name.rfind('/');
+  // why: the scheduler's own rule, so our scores agree with ImageLocality's ("a" and "a:latest"
+  // are the same image; "host:5000/a" has no tag).
+  bool has_tag = colon != std::string::npos && (slash == std::string::npos || colon > slash);
+  if (!has_tag) name += ":latest";
+  return name;
+}
+
+ImageIndex ImageIndex::Build(const std::vector<Node>& nodes) {
+  std::vector<const Node*> ptrs;
+  ptrs.reserve(nodes.size());
+  for (const Node& n : nodes) ptrs.push_back(&n);
+  return Build(ptrs);
+}
+
+ImageIndex ImageIndex::Build(const std::vector<const Node*>& nodes) {
+  ImageIndex x;
+  x.node_offsets_.assign(nodes.size() + 1, 0);
+  std::vector<Held> row;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const Node* node = nodes[i];
+    row.clear();
+    if (node != nullptr) {
+      ++x.total_nodes_;
+      for (const NodeImage& image : node->images) {
+        for (const std::string& raw : image.names) {
+          if (raw.empty()) continue;
+          auto [it, inserted] =
+              x.ids_.try_emplace(Normalize(raw), static_cast<uint32_t>(x.num_nodes_.size()));
+          if (inserted) x.num_nodes_.push_back(0);
+          row.push_back({it->second, std::max<int64_t>(image.size_bytes, 0)});
+        }
+      }
+      std::sort(row.begin(), row.end(), [](const Held& a, const Held& b) {
+        return a.id != b.id ? a.id < b.id : a.size > b.size;
+      });
+      // why: one image listed under several names (tag and digest), or twice, counts once.
+      row.erase(std::unique(row.begin(), row.end(),
+                            [](const Held& a, const Held& b) { return a.id == b.id; }),
+                row.end());
+      for (const Held& h : row) ++x.num_nodes_[h.id];
+    }
+    x.held_.insert(x.held_.end(), row.begin(), row.end());
+    x.node_offsets_[i + 1] = static_cast<uint32_t>(x.held_.size());
+  }
+  return x;
+}
+
+ImageIndex::PodImages ImageIndex::Resolve(const std::vector<std::string>& images) const {
+  PodImages p;
+  p.num_containers = static_cast<int>(images.size());
+  p.ids.reserve(images.size());
+  for (const std::string& image : images) {
+    auto it = ids_.find(Normalize(image));
+    p.ids.push_back(it == ids_.end() ? kUnknownImage : it->second);
+  }
+  return p;
+}
+
+int64_t ImageIndex::SizeOn(uint32_t id, uint32_t node) const {
+  if (id == kUnknownImage || node + 1 >= node_offsets_.size()) return -1;
+  const Held* begin = held_.data() + node_offsets_[node];
+  const Held* end = held_.data() + node_offsets_[node + 1];
+  const Held* it =
+      std::lower_bound(begin, end, id, [](const Held& h, uint32_t v) { return h.id < v; });
+  return it != end && it->id == id ? it->size : -1;
+}
+
+int ImageIndex::Score(const PodImages& pod, uint32_t node) const {
+  if (pod.num_containers == 0 || total_nodes_ == 0) return 0;
+  int64_t sum = 0;
+  for (uint32_t id : pod.ids) {
+    int64_t size = SizeOn(id, node);
+    if (size <= 0) continue;
+    // why: scaled by spread, as the scheduler does, so an image on every node does not pull
+    // pods onto a few of them.
+    sum += static_cast<int64_t>(static_cast<double>(size) * num_nodes_[id] / total_nodes_);
+  }
+  const int64_t max_threshold = kImageMaxContainerThreshold * pod.num_containers;
+  sum = std::clamp(sum, kImageMinThreshold, max_threshold);
+  return static_cast<int>(kMaxRuleScore * (sum - kImageMinThreshold) /
+                          (max_threshold - kImageMinThreshold));
+}
+
+int ImageIndex::CountPresent(const PodImages& pod, uint32_t node) const {
+  int n = 0;
+  for (uint32_t id : pod.ids) n += SizeOn(id, node) >= 0 ? 1 : 0;
+  return n;
+}
+
+// ---- Closeness ----
+
+ClosenessTable TopologyClosenessTable(const Topology& topology) {
+  ClosenessTable t;
+  const int levels = topology.NumLevels();
+  const int configured = levels - 1;
+  t.level_points.resize(levels);
+  for (int l = 0; l < configured; ++l) t.level_points[l] = 80 * (l + 1) / configured;
+  t.level_points[levels - 1] = kMaxRuleScore;
+  t.nvlink_points = 90;
+  return t;
+}
+
+ClosenessTable DataLocalityTable(const Topology& topology, int locality_level) {
+  ClosenessTable t;
+  const int levels = topology.NumLevels();
+  locality_level = std::clamp(locality_level, 0, levels - 1);
+  t.level_points.resize(levels);
+  for (int l = 0; l < levels; ++l) {
+    t.level_points[l] = l >= locality_level ? kMaxRuleScore : 80 * (l + 1) / (locality_level + 1);
+  }
+  t.nvlink_points = 0;
+  return t;
+}
+
+Anchors::Anchors(const Topology& topology, std::span<const uint32_t> nodes) {
+  const int levels = topology.NumLevels();
+  counts_.resize(levels);
+  for (int l = 0; l < levels; ++l) counts_[l].assign(topology.NumDomains(l), 0);
+  nvlink_counts_.assign(topology.NumNvlinkDomains(), 0);
+  joint_.resize(levels);
+  for (uint32_t n : nodes) {
+    if (!topology.HasNode(n)) continue;  // why: a deleted node holds no anchor
+    ++total_;
+    for (int l = 0; l < levels; ++l) ++counts_[l][topology.DomainOf(n, l)];
+    uint32_t v = topology.NvlinkOf(n);
+    if (v == kNoDomain) continue;
+    ++nvlink_counts_[v];
+    for (int l = 0; l < levels; ++l) joint_[l].push_back({topology.DomainOf(n, l), v, 1});
+  }
+  // Merge repeats: sorted by (domain, nvlink), counts summed.
+  for (auto& j : joint_) {
+    std::sort(j.begin(), j.end());
+    size_t out = 0;
+    for (size_t i = 0; i < j.size(); ++i) {
+      if (out > 0 && j[out - 1].domain == j[i].domain && j[out - 1].nvlink == j[i].nvlink) {
+        j[out - 1].count += j[i].count;
+      } else {
+        j[out++] = j[i];
+      }
+    }
+    j.resize(out);
+  }
+}
+
+int Anchors::Score(const Topology& topology, const ClosenessTable& table, uint32_t node) const {
+  if (total_ == 0 || !topology.HasNode(node)) return 0;
+  const int levels = topology.NumLevels();
+  assert(static_cast<int>(counts_.size()) == levels);
+  assert(static_cast<int>(table.level_points.size()) == levels);
+  // Each anchor earns the points of the deepest level it shares with `node`. Summing the
+  // increments P[l] - P[l-1] over the anchors sharing level l gives the same total with one
+  // counter lookup per level.
+  const uint32_t v = topology.NvlinkOf(node);
+  const bool nvlink = table.nvlink_points > 0 && v != kNoDomain && v < nvlink_counts_.size() &&
+                      nvlink_counts_[v] > 0;
+  const uint32_t same_node = counts_[levels - 1][topology.DomainOf(node, levels - 1)];
+  int64_t sum = 0;
+  int prev = 0;
+  if (!nvlink) {
+    for (int l = 0; l < levels; ++l) {
+      sum += int64_t{table.level_points[l] - prev} * counts_[l][topology.DomainOf(node, l)];
+      prev = table.level_points[l];
+    }
+  } else {
+    // why: anchors in the node's NVLink domain earn nvlink_points whatever levels they share
+    // (cliques may span racks), so they are taken out of the level sums.
+    const int64_t in_clique = nvlink_counts_[v];
+    sum += int64_t{table.level_points[levels - 1]} * same_node;
+    // The table promises nvlink points at least those of the narrowest configured level.
+    const int narrowest = levels >= 2 ? table.level_points[levels - 2] : 0;
+    sum += int64_t{std::max(table.nvlink_points, narrowest)} * (in_clique - same_node);
+    for (int l = 0; l + 1 < levels; ++l) {
+      const uint32_t d = topology.DomainOf(node, l);
+      const auto& j = joint_[l];
+      auto it = std::lower_bound(j.begin(), j.end(), Joint{d, v, 0});
+      const int64_t joint = it != j.end() && it->domain == d && it->nvlink == v ? it->count : 0;
+      sum += int64_t{table.level_points[l] - prev} * (counts_[l][d] - joint);
+      prev = table.level_points[l];
+    }
+  }
+  return Clamp100((sum + total_ / 2) / total_);
+}
+
+// ---- Functions ----
+
+int FunctionWarmScore(int64_t age_ms, int64_t warm_ms, int images_present, int num_images) {
+  if (age_ms >= 0 && warm_ms > 0 && age_ms <= warm_ms) {
+    return Clamp100(kMaxRuleScore - 30 * age_ms / warm_ms);
+  }
+  if (num_images <= 0) return 0;
+  return Clamp100(50 * int64_t{std::clamp(images_present, 0, num_images)} / num_images);
+}
+
+// ---- Combiner ----
+
+int64_t CombineScores(const ScoreWeights& weights, const RuleScores& scores) {
+  int64_t weighted = 0, total_weight = 0;
+  for (size_t i = 0; i < kNumRules; ++i) {
+    const int w = RuleWeight(weights, static_cast<Rule>(i));
+    if (w <= 0 || scores[i] == kNotApplicable) continue;
+    weighted += int64_t{w} * std::clamp(scores[i], 0, kMaxRuleScore);
+    total_weight += w;
+  }
+  if (total_weight == 0) return 0;
+  // Mean on 0..100, then to 0..10 rounded to nearest, in one integer step.
+  const int64_t denom = total_weight * kMaxRuleScore;
+  return std::clamp<int64_t>((weighted * kMaxExtenderScore + denom / 2) / denom, 0,
+                             kMaxExtenderScore);
+}
+
+ScoreExplanation ExplainScores(std::string_view node, const ScoreWeights& weights,
+                               const RuleScores& scores) {
+  ScoreExplanation e;
+  e.node = std::string(node);
+  for (size_t i = 0; i < kNumRules; ++i) {
+    const Rule r = static_cast<Rule>(i);
+    const int w = RuleWeight(weights, r);
+    if (w <= 0 || scores[i] == kNotApplicable) continue;
+    e.rules.push_back({std::string(RuleName(r)), w, scores[i]});
+  }
+  e.total = CombineScores(weights, scores);
+  return e;
+}
+
+// ---- PodScorer ----
+
+PodScorer::PodScorer(const Options& options, const Topology& topology, const ImageIndex& images,
+                     const Pod& pod)
+    : options_(options),
+      topology_(topology),
+      images_(images),
+      pod_(ViewOf(pod.requests, options.gpu_resources)),
+      pod_images_(images.Resolve(pod.images)) {}
+
+void PodScorer::SetTopologyAnchors(std::span<const uint32_t> nodes) {
+  topology_anchors_ = Anchors(topology_, nodes);
+  closeness_ = TopologyClosenessTable(topology_);
+}
+
+void PodScorer::SetPlannedNode(uint32_t node) {
+  planned_node_ = node;
+  has_plan_ = true;
+}
+
+void PodScorer::SetPipelinePredecessors(std::span<const uint32_t> nodes, int locality_level) {
+  predecessors_ = Anchors(topology_, nodes);
+  data_table_ = DataLocalityTable(topology_, locality_level);
+}
+
+void PodScorer::SetFunctionWarmth(std::vector<std::pair<uint32_t, int64_t>> warm, TimeMs now) {
+  is_function_ = true;
+  now_ = now;
+  std::sort(warm.begin(), warm.end());
+  // Keep the latest time per node.
+  size_t out = 0;
+  for (size_t i = 0; i < warm.size(); ++i) {
+    if (out > 0 && warm[out - 1].first == warm[i].first) {
+      warm[out - 1].second = std::max(warm[out - 1].second, warm[i].second);
+    } else {
+      warm[out++] = warm[i];
+    }
+  }
+  warm.resize(out);
+  warm_ = std::move(warm);
+}
+
+RuleScores PodScorer::ScoreNode(uint32_t node, const NodeLoad& load) const {
+  RuleScores s;
+  s.fill(kNotApplicable);
+  s[static_cast<size_t>(Rule::kLeastAllocated)] = LeastAllocatedScore(pod_, load);
+  if (has_plan_) {
+    s[static_cast<size_t>(Rule::kGangPlan)] = node == planned_node_ ? kMaxRuleScore : 0;
+  }
+  if (!topology_anchors_.empty()) {
+    s[static_cast<size_t>(Rule::kTopology)] = topology_anchors_.Score(topology_, closeness_, node);
+  }
+  s[static_cast<size_t>(Rule::kGpuFit)] =
+      GpuFitScore(pod_.gpus, load, options_.gpu_spread, max_node_gpus_);
+  s[static_cast<size_t>(Rule::kCpuOffGpu)] = CpuOffGpuScore(pod_.gpus, load.allocatable.gpus);
+  if (!pod_images_.empty()) {
+    s[static_cast<size_t>(Rule::kImageLocality)] = images_.Score(pod_images_, node);
+  }
+  if (!predecessors_.empty()) {
+    s[static_cast<size_t>(Rule::kPipelineLocality)] =
+        predecessors_.Score(topology_, data_table_, node);
+  }
+  if (is_function_) {
+    auto it = std::lower_bound(warm_.begin(), warm_.end(), std::make_pair(node, INT64_MIN));
+    int64_t age = it != warm_.end() && it->first == node ? now_ - it->second : -1;
+    // why: a record from the future (clock skew between writers) is as warm as it gets.
+    if (it != warm_.end() && it->first == node && age < 0) age = 0;
+    s[static_cast<size_t>(Rule::kFunctionWarm)] =
+        FunctionWarmScore(age, options_.function_warm_ms, images_.CountPresent(pod_images_, node),
+                          pod_images_.num_containers);
+  }
+  return s;
+}
+
+}  // namespace mlsched::policy
