@@ -47,6 +47,11 @@ struct Options {
 
   // Pipelines: forget where a run's steps ran after this long without a new step.
   int64_t pipeline_ttl_ms = 6 * 3600 * 1000;
+  // The topology levels the words of `mlsched.io/data-locality: rack|zone` mean (label keys;
+  // "node" is always the node itself). A key that is not one of topology_levels makes that
+  // word mean the node, the strictest reading, rather than a guess.
+  std::string data_locality_rack_level = "mlsched.io/rack";
+  std::string data_locality_zone_level = "topology.kubernetes.io/zone";
   // Functions: a node stays warm for a function this long after it last ran there.
   int64_t function_warm_ms = 30 * 60 * 1000;
 
