@@ -51,8 +51,12 @@ void ClusterModel::UpsertNode(Node node) {
   if (!s.present) {
     ++present_nodes_;
     ++node_generation_;
-  } else if (s.node.labels != node.labels) {
-    ++node_generation_;
+    ++node_status_generation_;
+  } else {
+    if (s.node.labels != node.labels) ++node_generation_;
+    if (s.node.allocatable != node.allocatable || s.node.images != node.images) {
+      ++node_status_generation_;
+    }
   }
   s.present = true;
   s.node = std::move(node);
@@ -68,6 +72,7 @@ void ClusterModel::DeleteNode(std::string_view name) {
   s.node.name = std::string(name);
   --present_nodes_;
   ++node_generation_;
+  ++node_status_generation_;
 }
 
 void ClusterModel::ReplaceNodes(std::vector<Node> nodes) {

@@ -61,6 +61,9 @@ class ClusterModel {
   int64_t present_nodes() const { return present_nodes_; }
   // Bumped on every change of a node object's set or labels (topology must be rebuilt).
   uint64_t node_generation() const { return node_generation_; }
+  // Bumped when a node appears, goes, or changes its allocatable or images (the image index
+  // and the GPU scale must be rebuilt).
+  uint64_t node_status_generation() const { return node_status_generation_; }
 
   // Free capacity of a node: allocatable − requested − reserved.
   Resources Free(uint32_t index) const;
@@ -110,6 +113,7 @@ class ClusterModel {
   StringMap<uint32_t> node_index_;
   int64_t present_nodes_ = 0;
   uint64_t node_generation_ = 0;
+  uint64_t node_status_generation_ = 0;
 
   StringMap<PodEntry> pods_;                // by uid
   // "ns/name" -> entry; unordered_map nodes are stable, so the pointers stay valid.

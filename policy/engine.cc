@@ -5,33 +5,11 @@
 
 #include "policy/cluster_model.h"
 #include "policy/gang.h"
+#include "policy/scoring.h"
 #include "policy/topology.h"
 
 namespace mlsched::policy {
 namespace {
-
-// Least-allocated after placing the pod, over cpu, memory and GPUs (when the node has any),
-// 0..100 — kube-scheduler's NodeResourcesFit default strategy.
-int64_t LeastAllocated(const NodeState& s, const Node& node, const Pod& pod,
-                       const Options& options) {
-  const Resources& a = node.allocatable;
-  auto part = [](int64_t alloc, int64_t used) -> int64_t {
-    if (alloc <= 0) return 0;
-    if (used >= alloc) return 0;
-    return (alloc - used) * 100 / alloc;
-  };
-  int64_t sum = part(a.milli_cpu, s.requested.milli_cpu + s.reserved.milli_cpu +
-                                      pod.requests.milli_cpu);
-  sum += part(a.memory, s.requested.memory + s.reserved.memory + pod.requests.memory);
-  int64_t n = 2;
-  int64_t gpus = GpuCount(a, options);
-  if (gpus > 0) {
-    sum += part(gpus, GpuCount(s.requested, options) + GpuCount(s.reserved, options) +
-                          GpuCount(pod.requests, options));
-    ++n;
-  }
-  return sum / n;
-}
 
 }  // namespace
 
@@ -56,6 +34,29 @@ std::shared_ptr<const Topology> Engine::CurrentTopology() const {
     topology_generation_ = model_->node_generation();
   }
   return topology_;
+}
+
+struct Engine::NodeStatusIndex {
+  ImageIndex images;
+  int64_t max_node_gpus = 0;
+};
+
+std::shared_ptr<const Engine::NodeStatusIndex> Engine::CurrentStatusIndex() const {
+  std::lock_guard lock(topology_mu_);
+  if (!status_index_ || status_generation_ != model_->node_status_generation()) {
+    auto idx = std::make_shared<NodeStatusIndex>();
+    std::vector<const Node*> slots(model_->node_slots(), nullptr);
+    for (uint32_t i = 0; i < slots.size(); ++i) {
+      if (!model_->node(i).present) continue;
+      slots[i] = &model_->node(i).node;
+      idx->max_node_gpus =
+          std::max(idx->max_node_gpus, GpuCount(slots[i]->allocatable, options_));
+    }
+    idx->images = ImageIndex::Build(slots);
+    status_index_ = std::move(idx);
+    status_generation_ = model_->node_status_generation();
+  }
+  return status_index_;
 }
 
 // ---- model updates ----
@@ -202,10 +203,59 @@ FilterResult Engine::Filter(const Pod& pod, const std::vector<Candidate>& nodes,
   return out;
 }
 
+template <typename Visit>
+void Engine::ScoreEach(const Pod& pod, const std::vector<Candidate>& nodes, TimeMs now,
+                       Visit&& visit) const {
+  std::shared_ptr<const Topology> topology = CurrentTopology();
+  std::shared_ptr<const NodeStatusIndex> status = CurrentStatusIndex();
+  PodScorer scorer(options_, *topology, status->images, pod);
+  scorer.SetMaxNodeGpus(status->max_node_gpus);
+
+  // A gang member: its plan, and where the rest of its gang already is.
+  const std::string planned = gangs_->PlannedNode(pod);
+  if (!planned.empty()) {
+    int32_t idx = model_->NodeIndex(planned);
+    if (idx >= 0) scorer.SetPlannedNode(static_cast<uint32_t>(idx));
+  }
+  if (const GangState* g = gangs_->GangOfPod(pod)) {
+    std::vector<uint32_t> anchors;
+    for (const std::string& uid : g->members) {
+      const PodEntry* e = model_->FindPod(uid);
+      if (!e || e->counted_node.empty() || uid == pod.uid) continue;
+      if (int32_t idx = model_->NodeIndex(e->counted_node); idx >= 0) anchors.push_back(idx);
+    }
+    if (!anchors.empty()) scorer.SetTopologyAnchors(anchors);
+  }
+
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const Candidate& c = nodes[i];
+    int32_t idx = model_->NodeIndex(c.name);
+    const NodeState* s = idx >= 0 ? &model_->node(idx) : nullptr;
+    if (!s || (!s->present && !c.node)) {
+      visit(i, static_cast<const RuleScores*>(nullptr), planned);
+      continue;
+    }
+    NodeLoad load;
+    load.allocatable = ViewOf(c.node ? c.node->allocatable : s->node.allocatable,
+                              options_.gpu_resources);
+    ResourceView used = ViewOf(s->requested, options_.gpu_resources);
+    ResourceView held = ViewOf(s->reserved, options_.gpu_resources);
+    load.used = {used.milli_cpu + held.milli_cpu, used.memory + held.memory,
+                 used.gpus + held.gpus};
+    RuleScores rules = scorer.ScoreNode(static_cast<uint32_t>(idx), load);
+    visit(i, &rules, planned);
+  }
+}
+
 Scores Engine::Prioritize(const Pod& pod, const std::vector<Candidate>& nodes, TimeMs now) const {
-  std::vector<ScoreExplanation> ex = ExplainScores(pod, nodes, now);
-  Scores out(ex.size());
-  for (size_t i = 0; i < ex.size(); ++i) out[i] = ex[i].total;
+  std::shared_lock lock(mu_);
+  Scores out(nodes.size(), 0);
+  ScoreEach(pod, nodes, now, [&](size_t i, const RuleScores* rules, const std::string& planned) {
+    if (!rules) return;
+    // The plan is not a preference among others: planned nodes rank first, always.
+    out[i] = !planned.empty() ? (nodes[i].name == planned ? kMaxExtenderScore : 0)
+                              : CombineScores(options_.weights, *rules);
+  });
   return out;
 }
 
@@ -214,27 +264,14 @@ std::vector<ScoreExplanation> Engine::ExplainScores(const Pod& pod,
                                                     TimeMs now) const {
   std::shared_lock lock(mu_);
   std::vector<ScoreExplanation> out(nodes.size());
-  const std::string planned = gangs_->PlannedNode(pod);
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    const Candidate& c = nodes[i];
-    ScoreExplanation& e = out[i];
-    e.node = std::string(c.name);
-    if (!planned.empty()) {
-      int64_t s = c.name == planned ? 100 : 0;
-      e.rules.push_back({"gang_plan", options_.weights.gang_plan, s});
-      e.total = s / 10;
-      continue;
+  ScoreEach(pod, nodes, now, [&](size_t i, const RuleScores* rules, const std::string& planned) {
+    if (!rules) {
+      out[i].node = std::string(nodes[i].name);  // unknown to the model: no opinion, 0
+      return;
     }
-    int32_t idx = model_->NodeIndex(c.name);
-    const NodeState* s = idx >= 0 ? &model_->node(idx) : nullptr;
-    if (!c.node && (!s || !s->present)) continue;  // unknown: score 0
-    NodeState empty;
-    const Node& node = c.node ? *c.node : s->node;
-    int64_t la = LeastAllocated(s ? *s : empty, node, pod, options_);
-    e.rules.push_back({"least_allocated", options_.weights.least_allocated, la});
-    int64_t total = std::clamp<int64_t>(la / 10, 0, 10);
-    e.total = total;
-  }
+    out[i] = policy::ExplainScores(nodes[i].name, options_.weights, *rules);
+    if (!planned.empty()) out[i].total = nodes[i].name == planned ? kMaxExtenderScore : 0;
+  });
   return out;
 }
 

@@ -24,6 +24,7 @@ namespace mlsched::policy {
 class ClusterModel;
 class GangBook;
 class Topology;
+class ImageIndex;
 
 // A node offered to a verb. In nodeCacheCapable mode only `name` is set and the model's node
 // is used; with full Node objects `node` points at the decoded request object, which then
@@ -198,9 +199,19 @@ class Engine {
   std::string WhyWaiting(std::string_view ns, std::string_view pod_name, TimeMs now) const;
 
  private:
+  // Runs every scoring rule for each candidate and calls visit(i, rules, planned) where
+  // `rules` is null for a node the model does not know; `planned` is the gang plan's node or
+  // "". Callers hold mu_ shared. Defined in engine.cc, the only user.
+  template <typename Visit>
+  void ScoreEach(const Pod& pod, const std::vector<Candidate>& nodes, TimeMs now,
+                 Visit&& visit) const;
+
   // The topology tree for the current node set, rebuilt lazily when nodes or their labels
   // changed. Callers hold mu_ (shared or exclusive); topology_mu_ serialises the rebuild.
   std::shared_ptr<const Topology> CurrentTopology() const;
+  // The image index and the largest node GPU count, rebuilt lazily like the topology.
+  struct NodeStatusIndex;
+  std::shared_ptr<const NodeStatusIndex> CurrentStatusIndex() const;
 
   const Options options_;
   mutable std::shared_mutex mu_;  // guards everything below
@@ -209,6 +220,8 @@ class Engine {
   mutable std::mutex topology_mu_;
   mutable std::shared_ptr<const Topology> topology_;
   mutable uint64_t topology_generation_ = ~uint64_t{0};
+  mutable std::shared_ptr<const NodeStatusIndex> status_index_;
+  mutable uint64_t status_generation_ = ~uint64_t{0};
 };
 
 }  // namespace mlsched::policy
