@@ -1,0 +1,104 @@
+// mlsched-extender: wires flags, the policy options, the model's source (the API server or a
+// cluster file), the binder and the HTTP server together, then waits for SIGTERM/SIGINT.
+// Everything else lives in libraries that tests share.
+
+#include <glog/logging.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "extender/config.h"
+#include "extender/demo_binder.h"
+#include "extender/server.h"
+#include "k8s/cluster_file.h"
+#include "policy/engine.h"
+
+namespace {
+
+using namespace mlsched;
+
+int Fail(const std::vector<std::string>& errors) {
+  std::cerr << "mlsched-extender: cannot start:\n";
+  for (const auto& e : errors) std::cerr << "  - " << e << "\n";
+  std::cerr << "(see --help)\n";
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  FLAGS_logtostderr = true;
+  google::InitGoogleLogging(argv[0]);
+
+  extender::Flags flags;
+  std::vector<std::string> errors = extender::ParseFlags(argc, argv, &flags);
+  if (flags.help) {
+    std::cout << extender::FlagsUsage();
+    return errors.empty() ? 0 : 2;
+  }
+  FLAGS_v = flags.verbosity;
+
+  policy::Options options;
+  if (!flags.config.empty()) {
+    for (auto& e : extender::LoadPolicyOptions(flags.config, &options)) errors.push_back(e);
+  } else {
+    for (auto& e : policy::Validate(options)) errors.push_back("default options: " + e);
+  }
+
+  k8s::ClusterObjects cluster;
+  if (!flags.cluster_file.empty()) {
+    Status s = k8s::LoadClusterFile(flags.cluster_file, &cluster);
+    if (!s.ok()) errors.push_back("--cluster-file: " + s.message());
+  } else {
+    errors.push_back(
+        "this build serves embedded clusters only (--cluster-file): the API server watch "
+        "(k8s/cluster_sync) is not wired in yet");
+  }
+  if (!errors.empty()) return Fail(errors);
+
+  // Signals are taken by sigwait below; block them before any thread starts so that no
+  // Pistache or pool thread receives them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  policy::Engine engine(options);
+  const policy::TimeMs now = extender::SystemClockMs();
+  engine.ReplaceNodes(cluster.nodes);
+  engine.ReplacePods(cluster.pods, now);
+  engine.ReplacePodGroups(cluster.pod_groups);
+  engine.SetPodGroupsKnown(true);
+  LOG(INFO) << "embedded cluster " << flags.cluster_file << ": " << cluster.nodes.size()
+            << " nodes, " << cluster.pods.size() << " pods, " << cluster.pod_groups.size()
+            << " pod groups";
+
+  extender::ServerOptions so;
+  so.bind_address = flags.bind_address;
+  so.port = static_cast<uint16_t>(flags.port);
+  so.url_prefix = flags.url_prefix;
+  so.limits.max_body_bytes = static_cast<size_t>(flags.max_body_bytes);
+  if (flags.debug_port) so.debug_port = static_cast<uint16_t>(*flags.debug_port);
+  so.shutdown_grace = std::chrono::milliseconds(flags.shutdown_grace_ms);
+
+  std::unique_ptr<extender::Server> server;
+  auto demo = std::make_shared<extender::DemoBinder>(
+      &engine, cluster.pods,
+      [&server](std::string_view uid) { return server->RecentPod(uid); }, nullptr);
+  server = std::make_unique<extender::Server>(
+      so, &engine, [demo](const policy::PodBinding& b) { return demo->Bind(b); });
+  server->SetSyncedProbe([] { return true; });
+  Status s = server->Start();
+  if (!s.ok()) return Fail({s.message()});
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  LOG(INFO) << "received " << (sig == SIGTERM ? "SIGTERM" : "SIGINT") << ": shutting down";
+  server->Shutdown();
+  return 0;
+}

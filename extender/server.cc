@@ -1,0 +1,894 @@
+#include "extender/server.h"
+
+#include <glog/logging.h>
+#include <pistache/endpoint.h>
+#include <pistache/http.h>
+#include <pistache/net.h>
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <array>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+namespace mlsched::extender {
+
+policy::TimeMs SystemClockMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+namespace {
+
+using Pistache::Http::Code;
+using Pistache::Http::Request;
+using Pistache::Http::ResponseWriter;
+using SteadyClock = std::chrono::steady_clock;
+
+enum Verb : int { kFilter, kPrioritize, kBind, kPreempt, kEmpty, kHealth, kReady, kMetrics,
+                  kDebug, kOther, kNumVerbs };
+constexpr std::array<const char*, kNumVerbs> kVerbNames = {
+    "filter", "prioritize", "bind", "preempt", "empty", "healthz", "readyz", "metrics",
+    "debug", "other"};
+constexpr std::array<int, 8> kCodes = {200, 400, 404, 405, 413, 500, 503, 0};
+
+const Pistache::Http::Mime::MediaType& JsonMime() {
+  static const auto* m = new Pistache::Http::Mime::MediaType(MIME(Application, Json));
+  return *m;
+}
+const Pistache::Http::Mime::MediaType& TextMime() {
+  static const auto* m = new Pistache::Http::Mime::MediaType(MIME(Text, Plain));
+  return *m;
+}
+
+// A fixed pool of threads running queued tasks; Drain waits (bounded) for the queue to empty.
+class WorkQueue {
+ public:
+  explicit WorkQueue(int threads) {
+    for (int i = 0; i < std::max(1, threads); ++i) threads_.emplace_back([this] { Run(); });
+  }
+  ~WorkQueue() { Stop(); }
+
+  void Push(std::function<void()> task) {
+    {
+      std::lock_guard lock(mu_);
+      ++pending_;
+      tasks_.push_back(std::move(task));
+    }
+    cv_.notify_one();
+  }
+
+  // True when every queued task finished before `deadline`.
+  bool Drain(SteadyClock::time_point deadline) {
+    std::unique_lock lock(mu_);
+    return idle_cv_.wait_until(lock, deadline, [&] { return pending_ == 0; });
+  }
+
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      if (stop_) return;
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+
+ private:
+  void Run() {
+    for (;;) {
+      std::function<void()> task;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return stop_ || !tasks_.empty(); });
+        if (tasks_.empty()) return;  // stopping and nothing left
+        task = std::move(tasks_.front());
+        tasks_.pop_front();
+      }
+      task();
+      {
+        std::lock_guard lock(mu_);
+        --pending_;
+      }
+      idle_cv_.notify_all();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::condition_variable idle_cv_;
+  std::deque<std::function<void()>> tasks_;
+  size_t pending_ = 0;
+  bool stop_ = false;
+  std::vector<std::thread> threads_;
+};
+
+// Metric families and pre-built children (Family::Add takes a lock; the hot path must not).
+struct Metrics {
+  explicit Metrics(prometheus::Registry& r) {
+    auto& requests = prometheus::BuildCounter()
+                         .Name("mlsched_extender_requests_total")
+                         .Help("HTTP requests answered, by verb and status code.")
+                         .Register(r);
+    auto& latency = prometheus::BuildHistogram()
+                        .Name("mlsched_extender_request_duration_seconds")
+                        .Help("Time from a request's arrival (body read) to its answer, by verb. "
+                              "Parked binds count their wait.")
+                        .Register(r);
+    auto& bad = prometheus::BuildCounter()
+                    .Name("mlsched_extender_bad_requests_total")
+                    .Help("Requests refused because their body could not be read, by verb.")
+                    .Register(r);
+    const prometheus::Histogram::BucketBoundaries buckets = {
+        10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3,
+        25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1, 2.5, 5, 10, 30};
+    for (int v = 0; v < kNumVerbs; ++v) {
+      for (size_t c = 0; c < kCodes.size(); ++c) {
+        std::string code = kCodes[c] == 0 ? "other" : std::to_string(kCodes[c]);
+        request_count[v][c] = &requests.Add({{"verb", kVerbNames[v]}, {"code", code}});
+      }
+      duration[v] = &latency.Add({{"verb", kVerbNames[v]}}, buckets);
+      bad_requests[v] = &bad.Add({{"verb", kVerbNames[v]}});
+    }
+    auto& binds = prometheus::BuildCounter()
+                      .Name("mlsched_extender_bindings_total")
+                      .Help("Bindings created through the binder, by result.")
+                      .Register(r);
+    bindings_ok = &binds.Add({{"result", "ok"}});
+    bindings_failed = &binds.Add({{"result", "error"}});
+    auto& expired = prometheus::BuildCounter()
+                        .Name("mlsched_extender_bind_expiries_total")
+                        .Help("Parked gang binds answered with an error (barrier timeout, "
+                              "gang failure or shutdown).")
+                        .Register(r);
+    bind_expiries = &expired.Add({});
+    auto& parked_family = prometheus::BuildGauge()
+                              .Name("mlsched_extender_parked_binds")
+                              .Help("Bind requests waiting at a gang barrier.")
+                              .Register(r);
+    parked = &parked_family.Add({});
+    auto& ready_family = prometheus::BuildGauge()
+                             .Name("mlsched_extender_ready")
+                             .Help("1 when /readyz answers 200.")
+                             .Register(r);
+    ready = &ready_family.Add({});
+    auto& model = prometheus::BuildGauge()
+                      .Name("mlsched_model_objects")
+                      .Help("Sizes of the policy model, by kind.")
+                      .Register(r);
+    for (const char* kind : {"nodes", "pods", "bound_pods", "assumed_pods", "pod_groups", "gangs",
+                             "gangs_waiting", "reservations", "pipeline_runs", "waiting_binds"}) {
+      model_size[kind] = &model.Add({{"kind", kind}});
+    }
+  }
+
+  void Count(Verb v, int code, double seconds) {
+    size_t c = 0;
+    while (c + 1 < kCodes.size() && kCodes[c] != code) ++c;
+    request_count[v][c]->Increment();
+    duration[v]->Observe(seconds);
+  }
+
+  std::array<std::array<prometheus::Counter*, kCodes.size()>, kNumVerbs> request_count{};
+  std::array<prometheus::Histogram*, kNumVerbs> duration{};
+  std::array<prometheus::Counter*, kNumVerbs> bad_requests{};
+  prometheus::Counter* bindings_ok = nullptr;
+  prometheus::Counter* bindings_failed = nullptr;
+  prometheus::Counter* bind_expiries = nullptr;
+  prometheus::Gauge* parked = nullptr;
+  prometheus::Gauge* ready = nullptr;
+  std::map<std::string, prometheus::Gauge*> model_size;
+};
+
+double SecondsSince(SteadyClock::time_point start) {
+  return std::chrono::duration<double>(SteadyClock::now() - start).count();
+}
+
+std::string QueryParam(const Request& req, const std::string& name) {
+  auto v = req.query().get(name);
+  return v ? *v : std::string();
+}
+
+}  // namespace
+
+struct Server::Impl {
+  Impl(Server* self, ServerOptions o, policy::Engine* e, BindFunc b, Clock c)
+      : self(self), options(std::move(o)), engine(e), bind(std::move(b)),
+        clock(c ? std::move(c) : Clock(&SystemClockMs)), metrics(registry) {
+    for (auto [verb, name] : {std::pair{kFilter, "/filter"}, {kPrioritize, "/prioritize"},
+                              {kBind, "/bind"}, {kPreempt, "/preempt"}}) {
+      routes[options.url_prefix + name] = verb;
+    }
+    if (options.empty_route) routes[options.url_prefix + "/empty"] = kEmpty;
+  }
+
+  // ---- Answers. ----
+
+  // One write: Pistache serialises the status line, headers and body into one buffer.
+  void Reply(ResponseWriter& w, Verb verb, int code, const std::string& body,
+             const Pistache::Http::Mime::MediaType& mime, SteadyClock::time_point start) {
+    try {
+      w.send(static_cast<Code>(code), body, mime);
+    } catch (const std::exception& e) {
+      // The peer went away: nothing to answer, nothing to undo.
+      VLOG(1) << kVerbNames[verb] << ": could not write the answer: " << e.what();
+    }
+    metrics.Count(verb, code, SecondsSince(start));
+  }
+
+  void BadRequest(ResponseWriter& w, Verb verb, int code, const std::string& message,
+                  const Request* req, SteadyClock::time_point start) {
+    metrics.bad_requests[verb]->Increment();
+    LOG(WARNING) << kVerbNames[verb] << ": refused a request"
+                 << (req ? " of " + std::to_string(req->body().size()) + " bytes" : "") << ": "
+                 << message.substr(0, 512);
+    std::string body;
+    EncodeBadRequest(message, &body);
+    Reply(w, verb, code, body, JsonMime(), start);
+  }
+
+  // ---- Verbs. ----
+
+  void Filter(const Request& req, ResponseWriter& w, SteadyClock::time_point start) {
+    ExtenderArgs args;
+    Status s = DecodeExtenderArgs(req.body(), options.limits, &args);
+    if (!s.ok()) return BadRequest(w, kFilter, 400, "filter: " + s.message(), &req, start);
+    policy::FilterResult result = engine->Filter(args.pod, args.candidates, clock());
+    std::string out;
+    EncodeFilterResult(args, req.body(), result, &out);
+    Reply(w, kFilter, 200, out, JsonMime(), start);
+    Remember(std::move(args.pod));
+  }
+
+  void Prioritize(const Request& req, ResponseWriter& w, SteadyClock::time_point start) {
+    ExtenderArgs args;
+    Status s = DecodeExtenderArgs(req.body(), options.limits, &args);
+    if (!s.ok()) {
+      return BadRequest(w, kPrioritize, 400, "prioritize: " + s.message(), &req, start);
+    }
+    policy::Scores scores = engine->Prioritize(args.pod, args.candidates, clock());
+    std::string out;
+    EncodeHostPriorityList(args.candidates, scores, &out);
+    Reply(w, kPrioritize, 200, out, JsonMime(), start);
+  }
+
+  void Preempt(const Request& req, ResponseWriter& w, SteadyClock::time_point start) {
+    PreemptionArgs args;
+    Status s = DecodePreemptionArgs(req.body(), options.limits, &args);
+    if (!s.ok()) return BadRequest(w, kPreempt, 400, "preempt: " + s.message(), &req, start);
+    std::vector<policy::NodeVictims> result = engine->Preempt(args.pod, args.candidates, clock());
+    // The protocol allows dropping nodes and victims, never adding them: keep only what the
+    // request proposed, and only nodes that keep a victim.
+    std::unordered_map<std::string_view, const policy::NodeVictims*> proposed;
+    for (const auto& c : args.candidates) proposed[c.node] = &c;
+    std::vector<policy::NodeVictims> kept;
+    for (auto& nv : result) {
+      auto it = proposed.find(nv.node);
+      if (it == proposed.end()) continue;
+      const auto& allowed = it->second->victim_uids;
+      std::erase_if(nv.victim_uids, [&](const std::string& uid) {
+        return std::find(allowed.begin(), allowed.end(), uid) == allowed.end();
+      });
+      if (nv.victim_uids.empty()) continue;
+      kept.push_back(std::move(nv));
+    }
+    std::string out;
+    EncodePreemptionResult(kept, &out);
+    Reply(w, kPreempt, 200, out, JsonMime(), start);
+  }
+
+  void Bind(const Request& req, ResponseWriter& w, SteadyClock::time_point start) {
+    BindingArgs args;
+    Status s = DecodeBindingArgs(req.body(), options.limits, &args);
+    if (!s.ok()) return BadRequest(w, kBind, 400, "bind: " + s.message(), &req, start);
+    policy::PodBinding binding{args.pod_namespace, args.pod_name, args.pod_uid, args.node};
+    std::string out;
+    if (self->shutting_down()) {
+      EncodeBindingResult("mlsched is shutting down; the scheduler will retry this pod", &out);
+      return Reply(w, kBind, 200, out, JsonMime(), start);
+    }
+    std::vector<Answer> released;
+    policy::BindDecision d;
+    {
+      // Deciding and parking under one lock: a release decided by a concurrent bind finds
+      // this writer parked (see TakeParkedLocked).
+      std::lock_guard lock(parked_mu);
+      d = engine->Bind(binding, clock());
+      if (d.kind == policy::BindDecision::Kind::kWait) {
+        auto old = parked.find(binding.uid);
+        if (old != parked.end()) {
+          // The scheduler gave up on the earlier request and asked again.
+          released.push_back(Answer{std::move(old->second), "superseded by a newer bind request"});
+          parked.erase(old);
+        }
+        parked.emplace(binding.uid, Parked{std::move(w), start, binding});
+        metrics.parked->Set(static_cast<double>(parked.size()));
+      } else if (d.kind == policy::BindDecision::Kind::kBindNow) {
+        for (size_t i = 1; i < d.bindings.size(); ++i) {
+          auto it = parked.find(d.bindings[i].uid);
+          if (it == parked.end()) continue;
+          released.push_back(Answer{std::move(it->second), ""});
+          parked.erase(it);
+        }
+        metrics.parked->Set(static_cast<double>(parked.size()));
+      }
+    }
+    for (auto& a : released) {
+      if (!a.error.empty()) AnswerParked(a.parked, a.error);
+    }
+    switch (d.kind) {
+      case policy::BindDecision::Kind::kFail:
+        EncodeBindingResult(d.error.empty() ? "bind refused" : d.error, &out);
+        return Reply(w, kBind, 200, out, JsonMime(), start);
+      case policy::BindDecision::Kind::kWait:
+        VLOG(1) << "bind " << binding.ns << "/" << binding.name << " waits at its gang barrier";
+        PokeTimer();
+        return;
+      case policy::BindDecision::Kind::kBindNow:
+        break;
+    }
+    // Create every binding on the pool; each answers its own request when done.
+    std::erase_if(released, [](const Answer& a) { return !a.error.empty(); });
+    for (size_t i = 0; i < d.bindings.size(); ++i) {
+      std::optional<Parked> target;
+      if (i == 0) {
+        if (d.bindings[0].uid == binding.uid) {
+          target = Parked{std::move(w), start, binding};
+        }
+      } else {
+        for (auto& a : released) {
+          if (a.parked.binding.uid == d.bindings[i].uid && a.parked.writer) {
+            target = std::move(a.parked);
+            a.parked.writer.reset();
+          }
+        }
+      }
+      ++binding_tasks;
+      bind_pool->Push([this, b = d.bindings[i], t = std::make_shared<std::optional<Parked>>(
+                                                    std::move(target))]() mutable {
+        CreateBinding(b, t.get());
+        --binding_tasks;
+      });
+    }
+    // The engine did not list this request's pod first: answer it from here.
+    if (d.bindings.empty() || d.bindings[0].uid != binding.uid) {
+      EncodeBindingResult("", &out);
+      Reply(w, kBind, 200, out, JsonMime(), start);
+    }
+  }
+
+  void Empty(const Request& req, ResponseWriter& w, SteadyClock::time_point start) {
+    // Touch the body so that the baseline pays for reading it as the verbs do.
+    volatile size_t n = req.body().size();
+    (void)n;
+    static const std::string kBody = R"({"Error":""})";
+    Reply(w, kEmpty, 200, kBody, JsonMime(), start);
+  }
+
+  // ---- Binds. ----
+
+  struct Parked {
+    std::optional<ResponseWriter> writer;
+    SteadyClock::time_point start;
+    policy::PodBinding binding;
+    Parked(ResponseWriter&& w, SteadyClock::time_point s, policy::PodBinding b)
+        : writer(std::move(w)), start(s), binding(std::move(b)) {}
+  };
+  struct Answer {
+    Parked parked;
+    std::string error;
+  };
+
+  void AnswerParked(Parked& p, const std::string& error) {
+    if (!p.writer) return;
+    std::string out;
+    EncodeBindingResult(error, &out);
+    Reply(*p.writer, kBind, 200, out, JsonMime(), p.start);
+    p.writer.reset();
+  }
+
+  void CreateBinding(const policy::PodBinding& b, std::optional<Parked>* target) {
+    Status s;
+    try {
+      s = bind ? bind(b) : Status::Internal("no binder configured");
+    } catch (const std::exception& e) {
+      s = Status::Internal(std::string("binder threw: ") + e.what());
+    }
+    engine->BindDone(b, s.ok(), s.message(), clock());
+    if (s.ok()) {
+      metrics.bindings_ok->Increment();
+      LOG(INFO) << "bound " << b.ns << "/" << b.name << " to " << b.node;
+    } else {
+      metrics.bindings_failed->Increment();
+      LOG(WARNING) << "binding " << b.ns << "/" << b.name << " to " << b.node
+                   << " failed: " << s.message();
+    }
+    if (target->has_value()) {
+      AnswerParked(**target, s.ok() ? "" : "binding " + b.ns + "/" + b.name + " to " + b.node +
+                                               " failed: " + s.message());
+    }
+  }
+
+  void PokeTimer() {
+    {
+      std::lock_guard lock(timer_mu);
+      timer_poked = true;
+    }
+    timer_cv.notify_all();
+  }
+
+  void TimerLoop() {
+    std::unique_lock lock(timer_mu);
+    while (!timer_stop) {
+      std::optional<policy::TimeMs> next = engine->NextBindDeadline();
+      policy::TimeMs now = clock();
+      // Re-read at least every second: the clock may be a fake one that tests advance.
+      int64_t wait_ms = 1000;
+      if (next) wait_ms = std::clamp<int64_t>(*next - now, 0, 1000);
+      if (wait_ms > 0) {
+        timer_cv.wait_for(lock, std::chrono::milliseconds(wait_ms),
+                          [&] { return timer_stop || timer_poked; });
+      }
+      timer_poked = false;
+      if (timer_stop) break;
+      lock.unlock();
+      ExpireDue();
+      lock.lock();
+    }
+  }
+
+  void ExpireDue() {
+    std::vector<std::pair<Parked, std::string>> due;
+    {
+      std::lock_guard lock(parked_mu);
+      for (auto& e : engine->ExpireBinds(clock())) {
+        auto it = parked.find(e.uid);
+        if (it == parked.end()) continue;
+        due.emplace_back(std::move(it->second), e.error);
+        parked.erase(it);
+      }
+      metrics.parked->Set(static_cast<double>(parked.size()));
+    }
+    for (auto& [p, error] : due) {
+      metrics.bind_expiries->Increment();
+      LOG(INFO) << "bind " << p.binding.ns << "/" << p.binding.name << " expired: " << error;
+      AnswerParked(p, error.empty() ? "gang bind barrier expired" : error);
+    }
+  }
+
+  void AnswerAllParked(const std::string& error) {
+    std::vector<Parked> all;
+    {
+      std::lock_guard lock(parked_mu);
+      for (auto& [uid, p] : parked) all.push_back(std::move(p));
+      parked.clear();
+      metrics.parked->Set(0);
+    }
+    for (auto& p : all) {
+      engine->BindDone(p.binding, false, error, clock());
+      metrics.bind_expiries->Increment();
+      AnswerParked(p, error);
+    }
+  }
+
+  // ---- Operations. ----
+
+  bool Ready() const { return !self->shutting_down() && (!synced || synced()); }
+
+  void ServeMetrics(ResponseWriter& w, SteadyClock::time_point start) {
+    policy::ModelStats st = engine->Stats();
+    auto set = [&](const char* k, int64_t v) { metrics.model_size[k]->Set(static_cast<double>(v)); };
+    set("nodes", st.nodes);
+    set("pods", st.pods);
+    set("bound_pods", st.bound_pods);
+    set("assumed_pods", st.assumed_pods);
+    set("pod_groups", st.pod_groups);
+    set("gangs", st.gangs);
+    set("gangs_waiting", st.gangs_waiting);
+    set("reservations", st.reservations);
+    set("pipeline_runs", st.pipeline_runs);
+    set("waiting_binds", st.waiting_binds);
+    metrics.ready->Set(Ready() ? 1 : 0);
+    {
+      std::lock_guard lock(hooks_mu);
+      for (auto& h : scrape_hooks) h();
+    }
+    std::string text = prometheus::TextSerializer().Serialize(registry.Collect());
+    static const Pistache::Http::Mime::MediaType kPromMime = [] {
+      Pistache::Http::Mime::MediaType m(MIME(Text, Plain));
+      m.setParam("version", "0.0.4");
+      return m;
+    }();
+    Reply(w, kMetrics, 200, text, kPromMime, start);
+  }
+
+  // The explain view (loopback only).
+  void Debug(const Request& req, ResponseWriter& w, SteadyClock::time_point start) {
+    rapidjson::StringBuffer sb;
+    rapidjson::Writer<rapidjson::StringBuffer> j(sb);
+    auto str = [&](std::string_view s) { j.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); };
+    const std::string& path = req.resource();
+    if (path == "/debug/gangs") {
+      j.StartArray();
+      for (const auto& g : engine->Gangs()) WriteGang(j, g);
+      j.EndArray();
+    } else if (path == "/debug/nodes") {
+      size_t offset = 0, limit = 100;
+      try {
+        std::string o = QueryParam(req, "offset"), l = QueryParam(req, "limit");
+        if (!o.empty()) offset = std::stoul(o);
+        if (!l.empty()) limit = std::min<size_t>(std::stoul(l), 10'000);
+      } catch (const std::exception&) {
+        return BadRequest(w, kDebug, 400, "offset and limit must be non-negative integers",
+                          nullptr, start);
+      }
+      j.StartArray();
+      for (const auto& n : engine->Nodes(offset, limit)) {
+        j.StartObject();
+        str("name"); str(n.name);
+        str("schedulable"); j.Bool(n.schedulable);
+        str("labels"); j.StartObject();
+        for (const auto& [k, v] : n.labels) { str(k); str(v); }
+        j.EndObject();
+        str("allocatable"); str(policy::ToString(n.allocatable));
+        str("requested"); str(policy::ToString(n.requested));
+        str("reserved"); str(policy::ToString(n.reserved));
+        str("gpu_reserved_by_gang"); j.StartObject();
+        for (const auto& [gang, gpus] : n.gpu_reserved_by_gang) { str(gang); j.Int64(gpus); }
+        j.EndObject();
+        j.EndObject();
+      }
+      j.EndArray();
+    } else if (path == "/debug/pod") {
+      std::string ns = QueryParam(req, "namespace"), name = QueryParam(req, "name");
+      if (name.empty()) {
+        return BadRequest(w, kDebug, 400, "/debug/pod needs ?namespace=...&name=...", nullptr,
+                          start);
+      }
+      if (ns.empty()) ns = "default";
+      policy::TimeMs now = clock();
+      j.StartObject();
+      str("pod"); str(ns + "/" + name);
+      str("why_waiting"); str(engine->WhyWaiting(ns, name, now));
+      str("gang");
+      if (auto g = engine->GangOf(ns, name)) WriteGang(j, *g); else j.Null();
+      str("scores");
+      std::optional<policy::Pod> pod = self->RecentPod(ns, name);
+      if (pod) {
+        // Every node of the model as a candidate, as percentageOfNodesToScore: 100 sends them.
+        std::vector<policy::NodeView> nodes = engine->Nodes(0, SIZE_MAX);
+        std::vector<policy::Candidate> candidates;
+        candidates.reserve(nodes.size());
+        for (const auto& n : nodes) candidates.push_back({n.name, nullptr});
+        j.StartArray();
+        for (const auto& e : engine->ExplainScores(*pod, candidates, now)) {
+          j.StartObject();
+          str("node"); str(e.node);
+          str("total"); j.Int64(e.total);
+          str("rules"); j.StartArray();
+          for (const auto& r : e.rules) {
+            j.StartObject();
+            str("rule"); str(r.rule);
+            str("weight"); j.Int(r.weight);
+            str("score"); j.Int64(r.score);
+            j.EndObject();
+          }
+          j.EndArray();
+          j.EndObject();
+        }
+        j.EndArray();
+      } else {
+        // Scores need the Pod object: only pods the scheduler asked about recently have one.
+        j.Null();
+        str("note"); str("no filter request for this pod seen recently; scores need its spec");
+      }
+      j.EndObject();
+    } else {
+      return BadRequest(w, kDebug, 404, "no such debug view: " + path +
+                                            " (try /debug/gangs, /debug/nodes, /debug/pod)",
+                        nullptr, start);
+    }
+    Reply(w, kDebug, 200, std::string(sb.GetString(), sb.GetSize()), JsonMime(), start);
+  }
+
+  template <class W>
+  static void WriteGang(W& j, const policy::GangView& g) {
+    auto str = [&](std::string_view s) { j.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); };
+    j.StartObject();
+    str("gang"); str(g.ns + "/" + g.name);
+    str("source"); str(g.source);
+    str("state"); str(g.state);
+    str("min_member"); j.Int(g.min_member);
+    str("members"); j.Int(g.members);
+    str("bound"); j.Int(g.bound);
+    str("reason"); str(g.reason);
+    str("plan"); j.StartArray();
+    for (const auto& m : g.plan) {
+      j.StartObject();
+      str("pod"); str(m.pod);
+      str("uid"); str(m.uid);
+      str("node"); str(m.node);
+      str("bound"); j.Bool(m.bound);
+      str("waiting_bind"); j.Bool(m.waiting_bind);
+      j.EndObject();
+    }
+    j.EndArray();
+    str("domains"); j.StartArray();
+    for (const auto& d : g.domains) str(d);
+    j.EndArray();
+    j.EndObject();
+  }
+
+  void OnRequest(const Request& req, ResponseWriter w, bool debug_endpoint) {
+    SteadyClock::time_point start = SteadyClock::now();
+    ++in_flight;
+    try {
+      Dispatch(req, w, debug_endpoint, start);
+    } catch (const std::exception& e) {
+      LOG(ERROR) << "handler for " << req.resource() << " threw: " << e.what();
+      // The writer may have been moved (parked or handed to the pool): only a fresh one answers.
+      std::string body;
+      EncodeBadRequest(std::string("internal error: ") + e.what(), &body);
+      try {
+        w.send(Code::Internal_Server_Error, body, JsonMime());
+      } catch (...) {
+      }
+      metrics.Count(kOther, 500, SecondsSince(start));
+    }
+    --in_flight;
+  }
+
+  void Dispatch(const Request& req, ResponseWriter& w, bool debug_endpoint,
+                SteadyClock::time_point start) {
+    const std::string& path = req.resource();
+    const bool post = req.method() == Pistache::Http::Method::Post;
+    const bool get = req.method() == Pistache::Http::Method::Get;
+    if (debug_endpoint) {
+      if (!get) return BadRequest(w, kDebug, 405, "use GET", nullptr, start);
+      return Debug(req, w, start);
+    }
+    auto route = routes.find(path);
+    if (route != routes.end()) {
+      Verb verb = route->second;
+      if (!post) return BadRequest(w, verb, 405, "use POST", nullptr, start);
+      switch (verb) {
+        case kFilter: return Filter(req, w, start);
+        case kPrioritize: return Prioritize(req, w, start);
+        case kBind: return Bind(req, w, start);
+        case kPreempt: return Preempt(req, w, start);
+        case kEmpty: return Empty(req, w, start);
+        default: break;
+      }
+    }
+    if (path == "/healthz" || path == "/livez") {
+      if (!get) return BadRequest(w, kHealth, 405, "use GET", nullptr, start);
+      return Reply(w, kHealth, 200, "ok", TextMime(), start);
+    }
+    if (path == "/readyz") {
+      if (!get) return BadRequest(w, kReady, 405, "use GET", nullptr, start);
+      if (Ready()) return Reply(w, kReady, 200, "ok", TextMime(), start);
+      return Reply(w, kReady, 503,
+                   self->shutting_down() ? "shutting down" : "model not synced yet", TextMime(),
+                   start);
+    }
+    if (path == "/metrics") {
+      if (!get) return BadRequest(w, kMetrics, 405, "use GET", nullptr, start);
+      return ServeMetrics(w, start);
+    }
+    BadRequest(w, kOther, 404, "no such path: " + path, nullptr, start);
+  }
+
+  void Remember(policy::Pod pod) {
+    std::lock_guard lock(recent_mu);
+    std::string key = pod.ns + "/" + pod.name;
+    auto it = recent.find(key);
+    if (it == recent.end()) {
+      recent_order.push_back(key);
+      if (recent_order.size() > kRecentPods) {
+        auto old = recent.find(recent_order.front());
+        if (old != recent.end()) {
+          recent_uid.erase(old->second.uid);
+          recent.erase(old);
+        }
+        recent_order.pop_front();
+      }
+    } else {
+      recent_uid.erase(it->second.uid);
+    }
+    recent_uid[pod.uid] = key;
+    recent[key] = std::move(pod);
+  }
+
+  static constexpr size_t kRecentPods = 1024;
+
+  Server* self;
+  const ServerOptions options;
+  policy::Engine* engine;
+  BindFunc bind;
+  Clock clock;
+  prometheus::Registry registry;
+  struct Metrics metrics;
+  std::unordered_map<std::string, Verb> routes;
+  std::function<bool()> synced;
+  std::mutex hooks_mu;
+  std::vector<std::function<void()>> scrape_hooks;
+
+  std::atomic<int> in_flight{0};
+  std::atomic<int> binding_tasks{0};
+
+  std::mutex parked_mu;
+  std::unordered_map<std::string, Parked> parked;
+
+  std::mutex timer_mu;
+  std::condition_variable timer_cv;
+  bool timer_poked = false;
+  bool timer_stop = false;
+  std::thread timer;
+
+  mutable std::mutex recent_mu;
+  std::unordered_map<std::string, policy::Pod> recent;
+  std::unordered_map<std::string, std::string> recent_uid;
+  std::deque<std::string> recent_order;
+
+  std::unique_ptr<WorkQueue> bind_pool;
+  std::unique_ptr<Pistache::Http::Endpoint> endpoint;
+  std::unique_ptr<Pistache::Http::Endpoint> debug_endpoint;
+  bool started = false;
+  bool stopped = false;
+  std::mutex stop_mu;
+};
+
+namespace {
+
+class HttpHandler : public Pistache::Http::Handler {
+ public:
+  HTTP_PROTOTYPE(HttpHandler)
+  HttpHandler(Server::Impl* impl, bool debug) : impl_(impl), debug_(debug) {}
+  void onRequest(const Request& req, ResponseWriter w) override {
+    impl_->OnRequest(req, std::move(w), debug_);
+  }
+
+ private:
+  Server::Impl* impl_;
+  bool debug_;
+};
+
+Status StartEndpoint(const std::string& address, uint16_t port, int threads,
+                     const ServerOptions& o, std::shared_ptr<HttpHandler> handler,
+                     std::unique_ptr<Pistache::Http::Endpoint>* out, uint16_t* bound) {
+  try {
+    Pistache::Address addr(address, Pistache::Port(port));
+    auto ep = std::make_unique<Pistache::Http::Endpoint>(addr);
+    // Headers come on top of the body limit; bodies above the limit are refused by the decoder
+    // with a JSON 400 as long as they fit this buffer, and by Pistache (413) beyond it.
+    size_t request_cap = o.limits.max_body_bytes + (1u << 20);
+    auto opts = Pistache::Http::Endpoint::options()
+                    .threads(threads)
+                    .flags(Pistache::Tcp::Options::ReuseAddr | Pistache::Tcp::Options::NoDelay)
+                    .maxRequestSize(request_cap)
+                    .maxResponseSize(2 * o.limits.max_body_bytes + (1u << 20));
+    ep->init(opts);
+    ep->setHandler(handler);
+    ep->serveThreaded();
+    *bound = static_cast<uint16_t>(ep->getPort());
+    *out = std::move(ep);
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return Status::Unavailable("cannot serve on " + address + ":" + std::to_string(port) + ": " +
+                               e.what());
+  }
+}
+
+}  // namespace
+
+Server::Server(ServerOptions options, policy::Engine* engine, BindFunc bind, Clock clock)
+    : impl_(std::make_unique<Impl>(this, std::move(options), engine, std::move(bind),
+                                   std::move(clock))) {}
+
+Server::~Server() { Shutdown(); }
+
+void Server::SetSyncedProbe(std::function<bool()> synced) { impl_->synced = std::move(synced); }
+
+prometheus::Registry& Server::registry() { return impl_->registry; }
+
+void Server::AddScrapeHook(std::function<void()> hook) {
+  std::lock_guard lock(impl_->hooks_mu);
+  impl_->scrape_hooks.push_back(std::move(hook));
+}
+
+Status Server::Start() {
+  Impl& m = *impl_;
+  if (m.started) return Status::Internal("Server::Start called twice");
+  m.started = true;
+  int threads = m.options.threads;
+  if (threads <= 0) threads = std::max(2u, std::thread::hardware_concurrency());
+  m.bind_pool = std::make_unique<WorkQueue>(m.options.bind_threads);
+  m.timer = std::thread([&m] { m.TimerLoop(); });
+  Status s = StartEndpoint(m.options.bind_address, m.options.port, threads, m.options,
+                           std::make_shared<HttpHandler>(&m, false), &m.endpoint, &port_);
+  if (s.ok() && m.options.debug_port) {
+    s = StartEndpoint("127.0.0.1", *m.options.debug_port, 1, m.options,
+                      std::make_shared<HttpHandler>(&m, true), &m.debug_endpoint, &debug_port_);
+  }
+  if (!s.ok()) {
+    Shutdown();
+    return s;
+  }
+  LOG(INFO) << "serving the extender on " << m.options.bind_address << ":" << port_
+            << (m.options.url_prefix.empty() ? "" : " under " + m.options.url_prefix)
+            << (m.debug_endpoint ? ", explain view on 127.0.0.1:" + std::to_string(debug_port_)
+                                 : "");
+  return Status::Ok();
+}
+
+void Server::PokeBindTimer() { impl_->PokeTimer(); }
+
+size_t Server::ParkedBinds() const {
+  std::lock_guard lock(impl_->parked_mu);
+  return impl_->parked.size();
+}
+
+std::optional<policy::Pod> Server::RecentPod(std::string_view uid) const {
+  std::lock_guard lock(impl_->recent_mu);
+  auto k = impl_->recent_uid.find(std::string(uid));
+  if (k == impl_->recent_uid.end()) return std::nullopt;
+  auto it = impl_->recent.find(k->second);
+  if (it == impl_->recent.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<policy::Pod> Server::RecentPod(std::string_view ns, std::string_view name) const {
+  std::lock_guard lock(impl_->recent_mu);
+  auto it = impl_->recent.find(std::string(ns) + "/" + std::string(name));
+  if (it == impl_->recent.end()) return std::nullopt;
+  return it->second;
+}
+
+void Server::Shutdown() {
+  Impl& m = *impl_;
+  std::lock_guard stop_lock(m.stop_mu);
+  if (m.stopped) return;
+  m.stopped = true;
+  shutting_down_ = true;
+  if (!m.started) return;
+  auto deadline = SteadyClock::now() + m.options.shutdown_grace;
+  // Requests in flight on the reactors (not parked binds: they wait for other pods).
+  while (m.in_flight.load() > 0 && SteadyClock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (m.in_flight.load() > 0) {
+    LOG(WARNING) << m.in_flight.load() << " request(s) still in flight at the shutdown deadline";
+  }
+  m.AnswerAllParked("mlsched is shutting down; the scheduler will retry this pod");
+  if (m.bind_pool && !m.bind_pool->Drain(deadline)) {
+    LOG(WARNING) << "bindings still being created at the shutdown deadline";
+  }
+  {
+    std::lock_guard lock(m.timer_mu);
+    m.timer_stop = true;
+  }
+  m.timer_cv.notify_all();
+  if (m.timer.joinable()) m.timer.join();
+  if (m.bind_pool) m.bind_pool->Stop();
+  // Binds that raced in after the last sweep (none can park now: shutting_down_ is set).
+  m.AnswerAllParked("mlsched is shutting down; the scheduler will retry this pod");
+  if (m.debug_endpoint) m.debug_endpoint->shutdown();
+  if (m.endpoint) m.endpoint->shutdown();
+  LOG(INFO) << "extender stopped";
+}
+
+}  // namespace mlsched::extender
