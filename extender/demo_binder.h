@@ -12,13 +12,14 @@
 #include <vector>
 
 #include "extender/server.h"
+#include "k8s/binder.h"
 #include "policy/engine.h"
 #include "policy/objects.h"
 #include "policy/status.h"
 
 namespace mlsched::extender {
 
-class DemoBinder {
+class DemoBinder : public k8s::Binder {
  public:
   // `engine` must outlive the binder. `pods` are the cluster file's pods (pending ones are
   // what the demo binds); `recent` finds pods the scheduler asked about in filter requests
@@ -29,7 +30,7 @@ class DemoBinder {
   // Records `b`: the pod (as known from the file or a recent filter request, else a pod with
   // no requests) is upserted with spec.nodeName = b.node and phase Running. Fails
   // (InvalidArgument) only when the binding names no pod or node. Thread-safe.
-  Status Bind(const policy::PodBinding& b);
+  Status Bind(const policy::PodBinding& b) override;
 
  private:
   policy::Engine* engine_;

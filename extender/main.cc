@@ -14,7 +14,11 @@
 #include "extender/config.h"
 #include "extender/demo_binder.h"
 #include "extender/server.h"
+#include "extender/sync_metrics.h"
+#include "k8s/binder.h"
+#include "k8s/client_config.h"
 #include "k8s/cluster_file.h"
+#include "k8s/cluster_sync.h"
 #include "policy/engine.h"
 
 namespace {
@@ -53,10 +57,14 @@ int main(int argc, char** argv) {
   if (!flags.cluster_file.empty()) {
     Status s = k8s::LoadClusterFile(flags.cluster_file, &cluster);
     if (!s.ok()) errors.push_back("--cluster-file: " + s.message());
-  } else {
-    errors.push_back(
-        "this build serves embedded clusters only (--cluster-file): the API server watch "
-        "(k8s/cluster_sync) is not wired in yet");
+  }
+  k8s::ClientConfig client;
+  if (flags.cluster_file.empty()) {
+    Status s = k8s::LoadClientConfig(flags.kubeconfig, flags.master, &client);
+    if (!s.ok()) {
+      errors.push_back("API server configuration (--kubeconfig, --master or in-cluster): " +
+                       s.message());
+    }
   }
   if (!errors.empty()) return Fail(errors);
 
@@ -69,14 +77,17 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   policy::Engine engine(options);
-  const policy::TimeMs now = extender::SystemClockMs();
-  engine.ReplaceNodes(cluster.nodes);
-  engine.ReplacePods(cluster.pods, now);
-  engine.ReplacePodGroups(cluster.pod_groups);
-  engine.SetPodGroupsKnown(true);
-  LOG(INFO) << "embedded cluster " << flags.cluster_file << ": " << cluster.nodes.size()
-            << " nodes, " << cluster.pods.size() << " pods, " << cluster.pod_groups.size()
-            << " pod groups";
+  const bool demo_mode = !flags.cluster_file.empty();
+  if (demo_mode) {
+    const policy::TimeMs now = extender::SystemClockMs();
+    engine.ReplaceNodes(cluster.nodes);
+    engine.ReplacePods(cluster.pods, now);
+    engine.ReplacePodGroups(cluster.pod_groups);
+    engine.SetPodGroupsKnown(true);
+    LOG(INFO) << "embedded cluster " << flags.cluster_file << ": " << cluster.nodes.size()
+              << " nodes, " << cluster.pods.size() << " pods, " << cluster.pod_groups.size()
+              << " pod groups";
+  }
 
   extender::ServerOptions so;
   so.bind_address = flags.bind_address;
@@ -87,18 +98,38 @@ int main(int argc, char** argv) {
   so.shutdown_grace = std::chrono::milliseconds(flags.shutdown_grace_ms);
 
   std::unique_ptr<extender::Server> server;
-  auto demo = std::make_shared<extender::DemoBinder>(
-      &engine, cluster.pods,
-      [&server](std::string_view uid) { return server->RecentPod(uid); }, nullptr);
+  std::shared_ptr<k8s::Binder> binder;
+  std::unique_ptr<k8s::ClusterSync> sync;
+  if (demo_mode) {
+    binder = std::make_shared<extender::DemoBinder>(
+        &engine, cluster.pods,
+        [&server](std::string_view uid) { return server->RecentPod(uid); }, nullptr);
+  } else {
+    binder = std::make_shared<k8s::ApiBinder>(client);
+    sync = std::make_unique<k8s::ClusterSync>(client, engine, k8s::SyncOptions());
+  }
   server = std::make_unique<extender::Server>(
-      so, &engine, [demo](const policy::PodBinding& b) { return demo->Bind(b); });
-  server->SetSyncedProbe([] { return true; });
+      so, &engine, [binder](const policy::PodBinding& b) { return binder->Bind(b); });
+  if (sync) {
+    k8s::ClusterSync* cs = sync.get();
+    server->SetSyncedProbe([cs] { return cs->Synced(); });
+    server->AddScrapeHook(
+        extender::RegisterSyncMetrics(server->registry(), [cs] { return cs->Stats(); }));
+    LOG(INFO) << "following the API server at " << client.server;
+    sync->Start();
+  } else {
+    server->SetSyncedProbe([] { return true; });
+  }
   Status s = server->Start();
-  if (!s.ok()) return Fail({s.message()});
+  if (!s.ok()) {
+    if (sync) sync->Stop();
+    return Fail({s.message()});
+  }
 
   int sig = 0;
   sigwait(&signals, &sig);
   LOG(INFO) << "received " << (sig == SIGTERM ? "SIGTERM" : "SIGINT") << ": shutting down";
   server->Shutdown();
+  if (sync) sync->Stop();
   return 0;
 }
