@@ -478,8 +478,9 @@ struct Server::Impl {
       parked.clear();
       metrics.parked->Set(0);
     }
+    // Not reported to the engine: BindDone is for bindings Bind returned, and the process is
+    // about to exit; the scheduler retries these pods against the next instance.
     for (auto& p : all) {
-      engine->BindDone(p.binding, false, error, clock());
       metrics.bind_expiries->Increment();
       AnswerParked(p, error);
     }
@@ -487,7 +488,11 @@ struct Server::Impl {
 
   // ---- Operations. ----
 
-  bool Ready() const { return !self->shutting_down() && (!synced || synced()); }
+  bool Ready() {
+    if (self->shutting_down()) return false;
+    std::lock_guard lock(hooks_mu);
+    return !synced || synced();
+  }
 
   void ServeMetrics(ResponseWriter& w, SteadyClock::time_point start) {
     policy::ModelStats st = engine->Stats();
@@ -801,7 +806,10 @@ Server::Server(ServerOptions options, policy::Engine* engine, BindFunc bind, Clo
 
 Server::~Server() { Shutdown(); }
 
-void Server::SetSyncedProbe(std::function<bool()> synced) { impl_->synced = std::move(synced); }
+void Server::SetSyncedProbe(std::function<bool()> synced) {
+  std::lock_guard lock(impl_->hooks_mu);
+  impl_->synced = std::move(synced);
+}
 
 prometheus::Registry& Server::registry() { return impl_->registry; }
 

@@ -74,7 +74,7 @@ class Server {
   uint16_t debug_port() const { return debug_port_; }
 
   // Readiness: /readyz answers 200 once `synced` returns true (the model has its initial
-  // state) and Shutdown has not begun. Default: always synced. Call before Start.
+  // state) and Shutdown has not begun. Default: always synced. Thread-safe.
   void SetSyncedProbe(std::function<bool()> synced);
 
   // The metrics registry, for other components' metric families; `hook` runs before each
