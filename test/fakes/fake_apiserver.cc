@@ -76,7 +76,8 @@ std::string Serialize(const rapidjson::Value& v) {
 }
 
 // Sets metadata.resourceVersion (and uid when absent) in a stored object.
-std::string WithVersion(const std::string& json, int64_t rv, const std::string* uid_if_missing) {
+std::string WithVersion(const std::string& json, int64_t rv, const std::string* uid_if_missing,
+                        std::string* uid_out = nullptr) {
   rapidjson::Document d;
   d.Parse(json.data(), json.size());
   auto& a = d.GetAllocator();
@@ -99,6 +100,10 @@ std::string WithVersion(const std::string& json, int64_t rv, const std::string* 
         meta.AddMember("uid", uv, a);
       }
     }
+  }
+  if (uid_out) {
+    auto u = meta.FindMember("uid");
+    if (u != meta.MemberEnd() && u->value.IsString()) *uid_out = u->value.GetString();
   }
   return Serialize(d);
 }
@@ -170,7 +175,8 @@ Status FakeApiServer::Start() {
   int threads = options_.threads;
   server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   server_->set_keep_alive_max_count(100000);
-  server_->set_keep_alive_timeout(30);
+  // Stop() waits for idle keep-alive connections to time out: keep that short.
+  server_->set_keep_alive_timeout(1);
   server_->set_payload_max_length(16 << 20);
   server_->Get(".*", [this](const httplib::Request& req, httplib::Response& res) {
     Handle(req, res, false);
@@ -227,9 +233,13 @@ Status FakeApiServer::Upsert(Kind kind, std::string_view json, int64_t* rv_out) 
 int64_t FakeApiServer::StoreLocked(Kind kind, const std::string& key, std::string json,
                                    const char* type) {
   int64_t rv = ++rv_;
-  std::string uid = "uid-" + std::to_string(++uid_counter_);
-  auto stored = std::make_shared<const std::string>(WithVersion(json, rv, &uid));
-  objects_[static_cast<int>(kind)][key] = Object{stored, rv};
+  auto& objs = objects_[static_cast<int>(kind)];
+  auto old = objs.find(key);
+  std::string uid = old != objs.end() ? old->second.uid : "uid-" + std::to_string(++uid_counter_);
+  std::string stored_uid;  // the object's own uid when it names one
+  auto stored = std::make_shared<const std::string>(WithVersion(json, rv, &uid, &stored_uid));
+  uid = stored_uid;
+  objs[key] = Object{stored, rv, uid};
   AppendEventLocked(Event{rv, kind, type, stored});
   return rv;
 }
@@ -580,19 +590,28 @@ bool FakeApiServer::WatchStep(Watch& w, httplib::DataSink& sink) {
       w.error_gen = error_gen_;
       out = ErrorEventJson(error_code_);
       finish = true;
+    } else if (w.drop_gen != drop_gen_) {
+      // Cut mid-event (even while stalled): half of the next event, or of a bookmark.
+      drop = true;
+      if (w.pos >= expired_rv_ && !log_.empty() && w.pos < log_.back().rv) {
+        auto it = std::upper_bound(log_.begin(), log_.end(), w.pos,
+                                   [](int64_t rv, const Event& e) { return rv < e.rv; });
+        for (; it != log_.end() && out.empty(); ++it) {
+          if (it->kind == w.kind) out = EventJson(it->type, *it->json);
+        }
+      }
+      if (out.empty()) out = BookmarkJson(w.kind, w.pos);
     } else if (stalled_) {
       cv_.wait_for(l, std::chrono::milliseconds(50));
       return true;
     } else if (Clock::now() >= w.deadline) {
       finish = true;
     } else {
-      drop = w.drop_gen != drop_gen_;
       // Events after w.pos, of this kind. A watcher whose position is no longer covered by
       // the retained log (it fell behind, or versions were expired) gets 410, never a gap.
       if (w.pos < expired_rv_) {
         out = ErrorEventJson(410);
         finish = true;
-        drop = false;
       } else if (!log_.empty() && w.pos < log_.back().rv) {
         auto it = std::upper_bound(log_.begin(), log_.end(), w.pos,
                                    [](int64_t rv, const Event& e) { return rv < e.rv; });
@@ -602,13 +621,12 @@ bool FakeApiServer::WatchStep(Watch& w, httplib::DataSink& sink) {
           if (it->kind != w.kind) continue;
           out += EventJson(it->type, *it->json);
           ++n;
-          if (drop) break;
         }
       } else if (w.pos < rv_) {
         w.pos = rv_;  // every later version was of no interest and is gone: caught up
       }
       auto now = Clock::now();
-      if (out.empty() && !finish && (drop || (w.bookmarks && now >= w.next_bookmark))) {
+      if (out.empty() && !finish && w.bookmarks && now >= w.next_bookmark) {
         out = BookmarkJson(w.kind, w.pos);
         w.next_bookmark = now + std::chrono::milliseconds(options_.bookmark_interval_ms);
       }

@@ -134,6 +134,7 @@ class FakeApiServer {
   struct Object {
     std::shared_ptr<const std::string> json;
     int64_t rv = 0;
+    std::string uid;  // kept across updates that do not name one, as the real server does
   };
   struct Event {
     int64_t rv;
@@ -156,7 +157,7 @@ class FakeApiServer {
   bool WatchStep(Watch& w, httplib::DataSink& sink);
   bool WriteChunked(Watch& w, httplib::DataSink& sink, const std::string& data);
   bool InjectFailure(const std::string& path, httplib::Response& res);
-  // Stores `doc` (already validated) at a new version; mu_ held.
+  // Stores `json` (already validated) at a new version; mu_ held.
   int64_t StoreLocked(Kind kind, const std::string& key, std::string json, const char* type);
   void AppendEventLocked(Event e);
 

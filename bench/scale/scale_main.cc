@@ -1,0 +1,483 @@
+// mlsched-bench-scale: how k8s/ and the policy model cope with a cluster at Kubernetes' published
+// limits (5,000 nodes, 150,000 pods).
+//
+// Serves realistic objects (built from the real API objects in shared/fixtures, ~4 KB each, with
+// varied names, labels, requests and placement) from the fake API server on 127.0.0.1, then
+// measures:
+//   - time from ClusterSync::Start() to Synced() (paged LIST of every object, decode, model);
+//   - LIST decode throughput: bytes of LIST pages / time spent parsing and decoding them
+//     (SyncStats), and a single-threaded parse+decode loop over the same objects;
+//   - resident memory (VmRSS) before and after, and the model's heap bytes per node and per pod
+//     (glibc mallinfo2 in-use bytes retained by a fresh Engine fed the decoded objects);
+//   - sustained pod churn through the watch, and the latency from the API write to the model.
+// Prints a table and writes the raw numbers to --out DIR/scale.json.
+//
+//   mlsched-bench-scale [--nodes=5000] [--pods=150000] [--churn_seconds=5] [--churn_rate=2000]
+//                       [--quick] [--out=DIR]
+
+#include <malloc.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "k8s/cluster_sync.h"
+#include "k8s/decode.h"
+#include "policy/engine.h"
+#include "test/fakes/fake_apiserver.h"
+
+namespace mlsched::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using fakes::Kind;
+
+struct Flags {
+  int nodes = 5000;
+  int pods = 150000;
+  double churn_seconds = 5;
+  int churn_rate = 2000;  // events per second
+  std::string out;
+};
+
+bool ParseFlags(int argc, char** argv, Flags* f) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto val = [&a](const char* name, std::string* v) {
+      std::string p = std::string("--") + name + "=";
+      if (a.compare(0, p.size(), p) != 0) return false;
+      *v = a.substr(p.size());
+      return true;
+    };
+    std::string v;
+    if (a == "--quick") {
+      f->nodes = 500;
+      f->pods = 15000;
+      f->churn_seconds = 1;
+    } else if (val("nodes", &v)) {
+      f->nodes = std::stoi(v);
+    } else if (val("pods", &v)) {
+      f->pods = std::stoi(v);
+    } else if (val("churn_seconds", &v)) {
+      f->churn_seconds = std::stod(v);
+    } else if (val("churn_rate", &v)) {
+      f->churn_rate = std::stoi(v);
+    } else if (val("out", &v)) {
+      f->out = v;
+    } else {
+      std::cerr << "unknown flag " << a << "\n"
+                << "usage: mlsched-bench-scale [--nodes=N] [--pods=N] [--churn_seconds=S] "
+                   "[--churn_rate=EPS] [--quick] [--out=DIR]\n";
+      return false;
+    }
+  }
+  return f->nodes > 0 && f->pods >= 0;
+}
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+int64_t RssBytes() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6)) * 1024;
+  }
+  return -1;
+}
+
+int64_t HeapInUse() {
+  struct mallinfo2 mi = mallinfo2();
+  return static_cast<int64_t>(mi.uordblks + mi.hblkhd);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string Serialize(const rapidjson::Value& v) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  v.Accept(w);
+  return std::string(sb.GetString(), sb.GetSize());
+}
+
+void SetString(rapidjson::Value& obj, const char* key, const std::string& v,
+               rapidjson::Document::AllocatorType& a) {
+  rapidjson::Value s(v.c_str(), static_cast<rapidjson::SizeType>(v.size()), a);
+  auto it = obj.FindMember(key);
+  if (it != obj.MemberEnd()) {
+    it->value = s;
+  } else {
+    obj.AddMember(rapidjson::Value(key, a), s, a);
+  }
+}
+
+// Builds varied objects from the fixture templates.
+class ObjectFactory {
+ public:
+  explicit ObjectFactory(const std::string& fixtures) {
+    rapidjson::Document nodes, pods;
+    nodes.Parse(ReadFile(fixtures + "/api-nodes.json").c_str());
+    pods.Parse(ReadFile(fixtures + "/api-pods.json").c_str());
+    if (!nodes.IsObject() || !pods.IsObject()) {
+      std::cerr << "cannot read fixtures in " << fixtures << "\n";
+      std::exit(2);
+    }
+    node_.CopyFrom(nodes["items"][0], node_.GetAllocator());
+    gpu_pod_.CopyFrom(pods["items"][1], gpu_pod_.GetAllocator());
+    cpu_pod_.CopyFrom(pods["items"][4], cpu_pod_.GetAllocator());
+    // Real nodes list the images they hold.
+    auto& a = node_.GetAllocator();
+    rapidjson::Value images(rapidjson::kArrayType);
+    for (int i = 0; i < 8; ++i) {
+      rapidjson::Value im(rapidjson::kObjectType);
+      rapidjson::Value names(rapidjson::kArrayType);
+      std::string n1 = "registry.example.com/ml/image-" + std::to_string(i) +
+                       "@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+      std::string n2 = "registry.example.com/ml/image-" + std::to_string(i) + ":v1." +
+                       std::to_string(i);
+      names.PushBack(rapidjson::Value(n1.c_str(), a), a);
+      names.PushBack(rapidjson::Value(n2.c_str(), a), a);
+      im.AddMember("names", names, a);
+      im.AddMember("sizeBytes", int64_t{1} << (28 + i % 6), a);
+      images.PushBack(im, a);
+    }
+    node_["status"].AddMember("images", images, a);
+  }
+
+  std::string Node(int i) {
+    rapidjson::Document d;
+    d.CopyFrom(node_, d.GetAllocator());
+    auto& a = d.GetAllocator();
+    char name[32];
+    std::snprintf(name, sizeof(name), "node-%05d", i);
+    rapidjson::Value& meta = d["metadata"];
+    SetString(meta, "name", name, a);
+    SetString(meta, "uid", "node-uid-" + std::to_string(i), a);
+    rapidjson::Value& labels = meta["labels"];
+    SetString(labels, "kubernetes.io/hostname", name, a);
+    int zone = i / 1000, block = i / 100, rack = i / 20;
+    SetString(labels, "topology.kubernetes.io/zone", "zone-" + std::to_string(zone), a);
+    SetString(labels, "mlsched.io/block", "block-" + std::to_string(block), a);
+    SetString(labels, "mlsched.io/rack", "rack-" + std::to_string(rack), a);
+    SetString(labels, "nvidia.com/gpu.clique", "clique-" + std::to_string(i / 8), a);
+    return Serialize(d);
+  }
+
+  // Pod `i`; `seq` >= 0 adds the bench's probe label for latency measurement.
+  std::string Pod(int i, int nodes, const std::string& node_override, const char* phase,
+                  int64_t seq) {
+    bool gpu = i % 4 == 0;
+    rapidjson::Document d;
+    d.CopyFrom(gpu ? gpu_pod_ : cpu_pod_, d.GetAllocator());
+    auto& a = d.GetAllocator();
+    char name[48];
+    std::snprintf(name, sizeof(name), "job-%05d-worker-%d", i / 8, i % 8);
+    rapidjson::Value& meta = d["metadata"];
+    SetString(meta, "name", name, a);
+    SetString(meta, "namespace", "team-" + std::to_string(i % 40), a);
+    SetString(meta, "uid", "pod-uid-" + std::to_string(i), a);
+    if (!meta.HasMember("labels")) meta.AddMember("labels", rapidjson::Value(rapidjson::kObjectType), a);
+    rapidjson::Value& labels = meta["labels"];
+    SetString(labels, "app.kubernetes.io/instance", "job-" + std::to_string(i / 8), a);
+    SetString(labels, "controller-uid", "c-" + std::to_string(i / 8), a);
+    if (gpu) {
+      SetString(labels, "scheduling.x-k8s.io/pod-group", "job-" + std::to_string(i / 8), a);
+      SetString(labels, "training.kubeflow.org/job-name", "job-" + std::to_string(i / 8), a);
+    }
+    if (seq >= 0) SetString(labels, "mlsched.io/bench-seq", std::to_string(seq), a);
+    rapidjson::Value& spec = d["spec"];
+    std::string node = node_override;
+    if (node.empty() && i % 10 != 0) {  // 90% bound, as in a busy cluster
+      char n[32];
+      std::snprintf(n, sizeof(n), "node-%05d", (i * 7919) % nodes);
+      node = n;
+    }
+    if (!node.empty()) {
+      SetString(spec, "nodeName", node, a);
+    } else {
+      spec.RemoveMember("nodeName");
+    }
+    rapidjson::Value& req = spec["containers"][0]["resources"]["requests"];
+    SetString(req, "cpu", std::to_string(100 + (i % 16) * 250) + "m", a);
+    SetString(req, "memory", std::to_string(256 + (i % 8) * 512) + "Mi", a);
+    SetString(d["status"], "phase", phase, a);
+    return Serialize(d);
+  }
+
+ private:
+  rapidjson::Document node_, gpu_pod_, cpu_pod_;
+};
+
+// Forwards to the engine and records when each probe-labelled pod reached the model.
+class ProbeWriter : public k8s::EngineWriter {
+ public:
+  ProbeWriter(policy::Engine& e, size_t max_seq) : EngineWriter(e), arrived_(max_seq, Clock::time_point()) {}
+  void UpsertPod(policy::Pod pod, policy::TimeMs now) override {
+    const std::string* seq = pod.labels.Find("mlsched.io/bench-seq");
+    int64_t s = seq ? std::stoll(*seq) : -1;
+    EngineWriter::UpsertPod(std::move(pod), now);
+    if (s >= 0 && static_cast<size_t>(s) < arrived_.size()) {
+      std::lock_guard<std::mutex> l(mu_);
+      if (arrived_[s] == Clock::time_point()) arrived_[s] = Clock::now();
+    }
+  }
+  void DeletePod(const policy::Pod& pod, policy::TimeMs now) override {
+    const std::string* seq = pod.labels.Find("mlsched.io/bench-seq");
+    int64_t s = seq ? std::stoll(*seq) : -1;
+    EngineWriter::DeletePod(pod, now);
+    if (s >= 0 && static_cast<size_t>(s) < arrived_.size()) {
+      std::lock_guard<std::mutex> l(mu_);
+      if (arrived_[s] == Clock::time_point()) arrived_[s] = Clock::now();
+    }
+  }
+  Clock::time_point Arrived(size_t seq) {
+    std::lock_guard<std::mutex> l(mu_);
+    return arrived_[seq];
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<Clock::time_point> arrived_;
+};
+
+struct Row {
+  std::string name;
+  double value;
+  std::string unit;
+  std::string target;  // "" when none
+  bool met = true;
+};
+
+int Main(int argc, char** argv) {
+  Flags flags;
+  if (!ParseFlags(argc, argv, &flags)) return 2;
+  const std::string fixtures =
+      std::string(MLSCHED_SHARED_DIR) + "/fixtures/kube-scheduler-v1.24.3/nodecache-false";
+  ObjectFactory factory(fixtures);
+
+  // ---- Build the cluster in the fake API server. ----
+  fakes::FakeApiServerOptions so;
+  so.retained_events = 1'000'000;
+  fakes::FakeApiServer server(so);
+  if (!server.Start().ok()) {
+    std::cerr << "cannot start the fake API server\n";
+    return 1;
+  }
+  auto t_build = Clock::now();
+  int64_t json_bytes_nodes = 0, json_bytes_pods = 0;
+  for (int i = 0; i < flags.nodes; ++i) {
+    std::string j = factory.Node(i);
+    json_bytes_nodes += static_cast<int64_t>(j.size());
+    server.Upsert(Kind::kNode, j);
+  }
+  for (int i = 0; i < flags.pods; ++i) {
+    std::string j = factory.Pod(i, flags.nodes, "", i % 10 == 0 ? "Pending" : "Running", -1);
+    json_bytes_pods += static_cast<int64_t>(j.size());
+    server.Upsert(Kind::kPod, j);
+  }
+  for (int g = 0; g < flags.pods / 32; ++g) {
+    server.Upsert(Kind::kPodGroup,
+                  R"({"metadata":{"name":"job-)" + std::to_string(g * 2) +
+                      R"(","namespace":"team-0"},"spec":{"minMember":8}})");
+  }
+  double build_s = Seconds(Clock::now() - t_build);
+  std::cerr << "built " << flags.nodes << " nodes and " << flags.pods << " pods in " << build_s
+            << " s\n";
+
+  // ---- Sync into the engine: time to ready, decode throughput, memory. ----
+  malloc_trim(0);
+  int64_t rss_before = RssBytes();
+  int64_t heap_before = HeapInUse();
+  policy::Engine engine{policy::Options()};
+  const size_t kMaxSeq = static_cast<size_t>(flags.churn_rate * flags.churn_seconds) + 16;
+  ProbeWriter writer(engine, kMaxSeq);
+  k8s::SyncOptions opts;
+  opts.seed = 1;
+  k8s::ClientConfig cfg;
+  cfg.server = server.url();
+  k8s::ClusterSync sync(cfg, writer, opts);
+  auto t0 = Clock::now();
+  sync.Start();
+  while (!sync.Synced()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  double ready_s = Seconds(Clock::now() - t0);
+  k8s::SyncStats st = sync.Stats();
+  malloc_trim(0);
+  int64_t rss_after = RssBytes();
+  int64_t heap_after = HeapInUse();
+  policy::ModelStats ms = engine.Stats();
+
+  // ---- Single-threaded parse + decode of the same objects. ----
+  int64_t dec_bytes = 0;
+  auto td = Clock::now();
+  {
+    std::vector<std::string> objs = server.List(Kind::kPod);
+    objs.resize(std::min<size_t>(objs.size(), 30000));
+    auto t = Clock::now();
+    for (const std::string& j : objs) {
+      rapidjson::Document d;
+      d.Parse(j.data(), j.size());
+      policy::Pod p;
+      if (!k8s::DecodePod(d, &p).ok()) std::abort();
+      dec_bytes += static_cast<int64_t>(j.size());
+    }
+    td = t;
+  }
+  double decode_loop_s = Seconds(Clock::now() - td);
+
+  // ---- Model bytes per node and per pod, in a fresh engine. ----
+  double bytes_per_node = 0, bytes_per_pod = 0;
+  {
+    policy::Engine e2{policy::Options()};
+    auto decode_all = [&](Kind kind, auto* out) {
+      for (const std::string& j : server.List(kind)) {
+        rapidjson::Document d;
+        d.Parse(j.data(), j.size());
+        typename std::remove_pointer_t<decltype(out)>::value_type v;
+        Status s;
+        if constexpr (std::is_same_v<decltype(v), policy::Node>) {
+          s = k8s::DecodeNode(d, &v);
+        } else {
+          s = k8s::DecodePod(d, &v);
+        }
+        if (s.ok()) out->push_back(std::move(v));
+      }
+    };
+    malloc_trim(0);
+    int64_t h0 = HeapInUse();
+    {
+      std::vector<policy::Node> nodes;
+      decode_all(Kind::kNode, &nodes);
+      e2.ReplaceNodes(std::move(nodes));
+    }
+    int64_t h1 = HeapInUse();
+    {
+      std::vector<policy::Pod> pods;
+      decode_all(Kind::kPod, &pods);
+      e2.ReplacePods(std::move(pods), 0);
+    }
+    int64_t h2 = HeapInUse();
+    bytes_per_node = static_cast<double>(h1 - h0) / flags.nodes;
+    bytes_per_pod = flags.pods ? static_cast<double>(h2 - h1) / flags.pods : 0;
+  }
+
+  // ---- Sustained churn: writes at a fixed rate, latency from the write to the model. ----
+  const int64_t total = static_cast<int64_t>(flags.churn_rate * flags.churn_seconds);
+  std::vector<Clock::time_point> sent(static_cast<size_t>(total));
+  auto tc = Clock::now();
+  const auto period = std::chrono::nanoseconds(1'000'000'000LL / std::max(1, flags.churn_rate));
+  for (int64_t s = 0; s < total; ++s) {
+    std::this_thread::sleep_until(tc + period * s);
+    int i = static_cast<int>(s % std::max(1, flags.pods));
+    int kind = static_cast<int>(s % 4);
+    sent[s] = Clock::now();
+    if (kind == 0) {  // a new pending pod
+      server.Upsert(Kind::kPod, factory.Pod(flags.pods + static_cast<int>(s), flags.nodes, "",
+                                            "Pending", s));
+    } else if (kind == 1) {  // bound
+      char n[32];
+      std::snprintf(n, sizeof(n), "node-%05d", i % flags.nodes);
+      server.Upsert(Kind::kPod, factory.Pod(i, flags.nodes, n, "Running", s));
+    } else if (kind == 2) {  // finished
+      server.Upsert(Kind::kPod, factory.Pod(i, flags.nodes, "", "Succeeded", s));
+    } else {  // running again
+      server.Upsert(Kind::kPod, factory.Pod(i, flags.nodes, "", "Running", s));
+    }
+  }
+  double churn_wall_s = Seconds(Clock::now() - tc);
+  // Wait (bounded) for the last events.
+  auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (Clock::now() < deadline && total > 0 &&
+         writer.Arrived(static_cast<size_t>(total - 1)) == Clock::time_point()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::vector<double> lat_ms;
+  int64_t missing = 0;
+  for (int64_t s = 0; s < total; ++s) {
+    Clock::time_point a = writer.Arrived(static_cast<size_t>(s));
+    if (a == Clock::time_point()) {
+      ++missing;
+      continue;
+    }
+    lat_ms.push_back(std::chrono::duration<double, std::milli>(a - sent[s]).count());
+  }
+  std::sort(lat_ms.begin(), lat_ms.end());
+  auto pct = [&lat_ms](double p) {
+    if (lat_ms.empty()) return 0.0;
+    return lat_ms[std::min(lat_ms.size() - 1, static_cast<size_t>(p * lat_ms.size()))];
+  };
+  sync.Stop();
+
+  // ---- Report. ----
+  double list_mb = static_cast<double>(st.list_bytes) / 1e6;
+  double sync_decode_mbs = st.list_decode_seconds > 0 ? list_mb / st.list_decode_seconds : 0;
+  double loop_mbs = decode_loop_s > 0 ? static_cast<double>(dec_bytes) / 1e6 / decode_loop_s : 0;
+  std::vector<Row> rows = {
+      {"nodes", static_cast<double>(flags.nodes), "", ""},
+      {"pods", static_cast<double>(flags.pods), "", ""},
+      {"avg node object", static_cast<double>(json_bytes_nodes) / flags.nodes, "B", ""},
+      {"avg pod object", flags.pods ? static_cast<double>(json_bytes_pods) / flags.pods : 0, "B", ""},
+      {"time to ready", ready_s, "s", "< 15"},
+      {"LIST bytes", list_mb, "MB", ""},
+      {"LIST end-to-end (bytes / time to ready)", list_mb / ready_s, "MB/s", ""},
+      {"LIST decode in sync (parse+decode+model)", sync_decode_mbs, "MB/s", ">= 200"},
+      {"pod parse+decode, 1 thread", loop_mbs, "MB/s", ">= 200"},
+      {"RSS before", static_cast<double>(rss_before) / 1048576, "MiB", ""},
+      {"RSS after sync", static_cast<double>(rss_after) / 1048576, "MiB", ""},
+      {"heap retained by sync (all)", static_cast<double>(heap_after - heap_before) / 1048576, "MiB", ""},
+      {"model bytes per node", bytes_per_node, "B", ""},
+      {"model bytes per pod", bytes_per_pod, "B", "< 1024"},
+      {"engine nodes", static_cast<double>(ms.nodes), "", ""},
+      {"engine pods (non-terminal)", static_cast<double>(ms.pods), "", ""},
+      {"churn events", static_cast<double>(total), "", ""},
+      {"churn rate achieved", churn_wall_s > 0 ? total / churn_wall_s : 0, "ev/s", ""},
+      {"event->model p50", pct(0.50), "ms", ""},
+      {"event->model p99", pct(0.99), "ms", ""},
+      {"event->model max", lat_ms.empty() ? 0 : lat_ms.back(), "ms", ""},
+      {"events not seen", static_cast<double>(missing), "", ""},
+  };
+  for (Row& r : rows) {
+    if (r.target.empty()) continue;
+    double t = std::stod(r.target.substr(r.target.find_first_of("0123456789")));
+    if (r.target[0] == '<') r.met = r.value < t;
+    if (r.target[0] == '>') r.met = r.value >= t;
+  }
+  std::printf("%-44s %14s %-6s %-8s %s\n", "metric", "value", "unit", "target", "");
+  for (const Row& r : rows) {
+    std::printf("%-44s %14.1f %-6s %-8s %s\n", r.name.c_str(), r.value, r.unit.c_str(),
+                r.target.c_str(), r.target.empty() ? "" : (r.met ? "ok" : "MISSED"));
+  }
+  if (!flags.out.empty()) {
+    std::string path = flags.out + "/scale.json";
+    std::ofstream out(path);
+    out << "{\n";
+    for (size_t i = 0; i < rows.size(); ++i) {
+      out << "  \"" << rows[i].name << "\": {\"value\": " << rows[i].value << ", \"unit\": \""
+          << rows[i].unit << "\", \"target\": \"" << rows[i].target << "\"}"
+          << (i + 1 < rows.size() ? "," : "") << "\n";
+    }
+    out << "}\n";
+    std::cerr << "wrote " << path << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace mlsched::bench
+
+int main(int argc, char** argv) { return mlsched::bench::Main(argc, argv); }
