@@ -9,6 +9,9 @@
 //   mlsched-sim --alibaba             Alibaba pods on the Alibaba node list (FGD-style:
 //                                     unallocated GPUs against arriving workload)
 //   mlsched-sim --dump-workload FILE  write the workload as CSV and exit
+//   mlsched-sim --throughput          pods/s of the HTTP driver against a real mlsched-extender
+//                                     (fed by the fake API server) vs no extender, on 1,000
+//                                     and 5,000 nodes (--quick: 100 nodes)
 
 #include <cstdio>
 #include <cstdlib>
@@ -21,8 +24,12 @@
 #include "bench/driver/inprocess.h"
 #include "bench/driver/metrics.h"
 #include "bench/sim/report.h"
+#include "bench/sim/throughput.h"
 #include "bench/workload/workload.h"
 
+#ifndef MLSCHED_EXTENDER_BIN
+#define MLSCHED_EXTENDER_BIN ""
+#endif
 #ifndef MLSCHED_SHARED_DIR
 #define MLSCHED_SHARED_DIR "../shared"
 #endif
@@ -31,7 +38,9 @@ namespace mlsched::bench {
 namespace {
 
 struct Flags {
-  bool quick = false, philly = false, alibaba = false, help = false;
+  bool quick = false, philly = false, alibaba = false, help = false, throughput = false;
+  std::string extender_bin = MLSCHED_EXTENDER_BIN;
+  int pods = 2000;
   int nodes = 512, gpus_per_node = 8;
   double hours = 24, drain_hours = 12, load = 0.75, start_day = 30;
   uint64_t seed = 1;
@@ -45,7 +54,8 @@ const char kUsage[] =
     "usage: mlsched-sim [--quick] [--nodes N] [--gpus-per-node G] [--hours H] [--load L]\n"
     "                   [--drain-hours H] [--seed S] [--extender-weight W] [--out DIR]\n"
     "                   [--workload FILE.csv | --philly [--start-day D] | --alibaba [--max-pods N]]\n"
-    "                   [--traces DIR] [--dump-workload FILE]\n";
+    "                   [--traces DIR] [--dump-workload FILE]\n"
+    "       mlsched-sim --throughput [--quick] [--pods N] [--extender-bin PATH] [--out DIR]\n";
 
 std::vector<std::string> ParseFlags(int argc, char** argv, Flags* f) {
   std::vector<std::string> errors;
@@ -75,6 +85,9 @@ std::vector<std::string> ParseFlags(int argc, char** argv, Flags* f) {
     if (a == "--quick") f->quick = true;
     else if (a == "--philly") f->philly = true;
     else if (a == "--alibaba") f->alibaba = true;
+    else if (a == "--throughput") f->throughput = true;
+    else if (a == "--extender-bin") value(&f->extender_bin);
+    else if (a == "--pods") { d = f->pods; number(&d, 1, 1e6); f->pods = static_cast<int>(d); }
     else if (a == "--help" || a == "-h") f->help = true;
     else if (a == "--nodes") { d = f->nodes; number(&d, 1, 100000); f->nodes = static_cast<int>(d); }
     else if (a == "--gpus-per-node") { d = f->gpus_per_node; number(&d, 1, 64); f->gpus_per_node = static_cast<int>(d); }
@@ -146,6 +159,19 @@ int Main(int argc, char** argv) {
     for (const std::string& e : errors) std::cerr << "mlsched-sim: " << e << "\n";
     std::cerr << kUsage;
     return 2;
+  }
+  if (f.throughput) {
+    ThroughputOptions to;
+    if (f.quick) {
+      to.node_counts = {100};
+      to.pods = std::min(f.pods, 200);
+    } else {
+      to.pods = f.pods;
+    }
+    to.extender_bin = f.extender_bin;
+    to.out_dir = f.out == "bench/reports/quality" ? "bench/reports/throughput" : f.out;
+    to.command = CommandLine(argc, argv);
+    return RunThroughput(to);
   }
 
   std::vector<policy::Node> nodes;
