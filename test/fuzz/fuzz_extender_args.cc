@@ -1,0 +1,44 @@
+// libFuzzer: DecodeExtenderArgs (filter/prioritize bodies), then every encoder on the result.
+
+#include <cstdint>
+#include <string>
+
+#include "test/fuzz/fuzz_wire.h"
+
+using namespace mlsched;
+using namespace mlsched::extender;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view body = fuzz::AsView(data, size);
+  ExtenderArgs args;
+  Status s = DecodeExtenderArgs(body, fuzz::Limits(), &args);
+  std::string out;
+  if (!s.ok()) {
+    EncodeBadRequest(s.message(), &out);
+    return 0;
+  }
+  // Pass the even candidates, fail the odd ones (half of them unresolvable), plus an index out
+  // of range that must be dropped.
+  policy::FilterResult r;
+  for (uint32_t i = 0; i < args.candidates.size(); ++i) {
+    if (i % 2 == 0) {
+      r.passed.push_back(i);
+    } else {
+      (i % 4 == 1 ? r.failed : r.unresolvable).push_back({i, std::string(args.candidates[i].name)});
+    }
+  }
+  r.passed.push_back(static_cast<uint32_t>(args.candidates.size()));
+  EncodeFilterResult(args, body, r, &out);
+  if (args.full_nodes) {
+    // Every span lies inside the body and starts and ends an object.
+    for (const Span& sp : args.item_spans) {
+      if (sp.end > body.size() || sp.begin >= sp.end || body[sp.begin] != '{' ||
+          body[sp.end - 1] != '}') {
+        __builtin_trap();
+      }
+    }
+  }
+  policy::Scores scores(args.candidates.size(), 42);
+  EncodeHostPriorityList(args.candidates, scores, &out);
+  return 0;
+}
