@@ -156,6 +156,8 @@ void ClusterModel::UpsertPod(Pod pod, bool from_watch) {
   PodEntry& e = it->second;
   if (!from_watch && e.from_watch) return;  // the watch knows better than a request
   PodEntry before = e;
+  // Uncount with the old requests: an in-place resize changes them under the same uid.
+  Uncount(e);
   e.pod = std::move(pod);
   e.from_watch = e.from_watch || from_watch;
   Recount(e);

@@ -5,6 +5,7 @@
 
 #include "policy/cluster_model.h"
 #include "policy/gang.h"
+#include "policy/pipeline.h"
 #include "policy/scoring.h"
 #include "policy/topology.h"
 
@@ -16,7 +17,8 @@ namespace {
 Engine::Engine(Options options)
     : options_(std::move(options)),
       model_(std::make_unique<ClusterModel>()),
-      gangs_(std::make_unique<GangBook>(*model_, options_)) {
+      gangs_(std::make_unique<GangBook>(*model_, options_)),
+      pipelines_(std::make_unique<PipelineHistory>(options_)) {
   model_->AddPodListener(
       [this](const PodEntry* before, const PodEntry* after) { gangs_->OnPod(before, after); });
 }
@@ -78,6 +80,8 @@ void Engine::ReplaceNodes(std::vector<Node> nodes) {
 
 void Engine::UpsertPod(Pod pod, TimeMs now) {
   std::unique_lock lock(mu_);
+  // Steps leave the watch when they finish: record where they ran before the pod goes.
+  pipelines_->Observe(pod, now);
   if (pod.IsTerminal()) {
     // Terminal pods hold nothing: drop them (listeners see the last state go).
     model_->DeletePod(pod.uid);
@@ -88,28 +92,38 @@ void Engine::UpsertPod(Pod pod, TimeMs now) {
 
 void Engine::DeletePod(const Pod& last_state, TimeMs now) {
   std::unique_lock lock(mu_);
+  pipelines_->Observe(last_state, now);
   model_->DeletePod(last_state.uid);
 }
 
 void Engine::ReplacePods(std::vector<Pod> pods, TimeMs now) {
   std::unique_lock lock(mu_);
+  for (const Pod& p : pods) pipelines_->Observe(p, now);
   std::erase_if(pods, [](const Pod& p) { return p.IsTerminal(); });
   model_->ReplacePods(std::move(pods));
 }
 
 void Engine::UpsertPodGroup(PodGroup group) {
   std::unique_lock lock(mu_);
+  const PodGroup* old = model_->FindPodGroup(group.ns, group.name);
+  // PodGroup status changes often; only a new size or timeout changes who is in which gang.
+  bool changed = !old || old->min_member != group.min_member ||
+                 old->schedule_timeout_seconds != group.schedule_timeout_seconds;
   model_->UpsertPodGroup(std::move(group));
+  if (changed) gangs_->Refresh();
 }
 
 void Engine::DeletePodGroup(std::string_view ns, std::string_view name) {
   std::unique_lock lock(mu_);
+  if (!model_->FindPodGroup(ns, name)) return;
   model_->DeletePodGroup(ns, name);
+  gangs_->Refresh();
 }
 
 void Engine::ReplacePodGroups(std::vector<PodGroup> groups) {
   std::unique_lock lock(mu_);
   model_->ReplacePodGroups(std::move(groups));
+  gangs_->Refresh();
 }
 
 void Engine::SetPodGroupsKnown(bool known) {
@@ -193,6 +207,9 @@ FilterResult Engine::Filter(const Pod& pod, const std::vector<Candidate>& nodes,
     }
     out.failed.push_back({i, why});
   }
+  if (admission.kind == GangAdmission::Kind::kNotGang && !out.passed.empty()) {
+    ApplyDataLocality(pod, nodes, &out);
+  }
   // A planned node the scheduler did not offer: the plan no longer suits this pod.
   if (planned && out.passed.empty() && !nodes.empty()) {
     for (auto& f : out.failed) {
@@ -226,6 +243,25 @@ void Engine::ScoreEach(const Pod& pod, const std::vector<Candidate>& nodes, Time
     }
     if (!anchors.empty()) scorer.SetTopologyAnchors(anchors);
   }
+  // A pipeline step: where its predecessors left their data.
+  StepInfo step;
+  if (RecognizeStep(pod, options_, &step)) {
+    std::vector<uint32_t> where;
+    for (const auto& p : pipelines_->Predecessors(step)) {
+      if (int32_t idx = model_->NodeIndex(p.node); idx >= 0) where.push_back(idx);
+    }
+    int level = LocalityLevel(step, *topology);
+    if (!where.empty() && level >= 0) scorer.SetPipelinePredecessors(where, level);
+  }
+  // An ML function: where it ran recently.
+  FunctionInfo fn;
+  if (RecognizeFunction(pod, &fn)) {
+    std::vector<std::pair<uint32_t, int64_t>> warm;
+    for (const auto& [node, at] : pipelines_->WarmNodes(fn.key, now)) {
+      if (int32_t idx = model_->NodeIndex(node); idx >= 0) warm.emplace_back(idx, at);
+    }
+    scorer.SetFunctionWarmth(std::move(warm), now);
+  }
 
   for (size_t i = 0; i < nodes.size(); ++i) {
     const Candidate& c = nodes[i];
@@ -245,6 +281,34 @@ void Engine::ScoreEach(const Pod& pod, const std::vector<Candidate>& nodes, Time
     RuleScores rules = scorer.ScoreNode(static_cast<uint32_t>(idx), load);
     visit(i, &rules, planned);
   }
+}
+
+void Engine::ApplyDataLocality(const Pod& pod, const std::vector<Candidate>& nodes,
+                               FilterResult* out) const {
+  StepInfo step;
+  if (!RecognizeStep(pod, options_, &step) || !step.locality_required) return;
+  std::shared_ptr<const Topology> topology = CurrentTopology();
+  const int level = LocalityLevel(step, *topology);
+  if (level < 0) return;
+  std::vector<PipelineHistory::Predecessor> preds = pipelines_->Predecessors(step);
+  std::vector<uint32_t> candidates(nodes.size(), kNoDomain);
+  std::vector<uint8_t> fits(nodes.size(), 0);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    int32_t idx = model_->NodeIndex(nodes[i].name);
+    if (idx >= 0) candidates[i] = static_cast<uint32_t>(idx);
+  }
+  for (uint32_t i : out->passed) fits[i] = 1;
+  LocalityDecision d = DecideDataLocality(*topology, preds, level, candidates, fits);
+  if (!d.fallback.empty()) return;  // nowhere local to go: stay schedulable
+  std::vector<uint32_t> kept;
+  for (uint32_t i : out->passed) {
+    if (d.pass[i]) {
+      kept.push_back(i);
+    } else {
+      out->failed.push_back({i, d.reason});
+    }
+  }
+  out->passed = std::move(kept);
 }
 
 Scores Engine::Prioritize(const Pod& pod, const std::vector<Candidate>& nodes, TimeMs now) const {
@@ -277,7 +341,11 @@ std::vector<ScoreExplanation> Engine::ExplainScores(const Pod& pod,
 
 BindDecision Engine::Bind(const PodBinding& binding, TimeMs now) {
   std::unique_lock lock(mu_);
-  return gangs_->Bind(binding, now);
+  BindDecision d = gangs_->Bind(binding, now);
+  for (const PodBinding& b : d.bindings) {
+    if (const PodEntry* e = model_->FindPod(b.uid)) pipelines_->ObserveBind(e->pod, b.node, now);
+  }
+  return d;
 }
 
 void Engine::BindDone(const PodBinding& binding, bool ok, const std::string& error, TimeMs now) {
@@ -287,6 +355,7 @@ void Engine::BindDone(const PodBinding& binding, bool ok, const std::string& err
 
 std::vector<BindExpiry> Engine::ExpireBinds(TimeMs now) {
   std::unique_lock lock(mu_);
+  pipelines_->Expire(now);
   return gangs_->Expire(now);
 }
 
@@ -363,6 +432,7 @@ ModelStats Engine::Stats() const {
   }
   s.reservations = gangs_->reservations();
   s.waiting_binds = gangs_->waiting_binds();
+  s.pipeline_runs = static_cast<int64_t>(pipelines_->NumRuns());
   return s;
 }
 

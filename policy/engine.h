@@ -25,6 +25,7 @@ class ClusterModel;
 class GangBook;
 class Topology;
 class ImageIndex;
+class PipelineHistory;
 
 // A node offered to a verb. In nodeCacheCapable mode only `name` is set and the model's node
 // is used; with full Node objects `node` points at the decoded request object, which then
@@ -199,6 +200,12 @@ class Engine {
   std::string WhyWaiting(std::string_view ns, std::string_view pod_name, TimeMs now) const;
 
  private:
+  // The hard data-locality rule (mlsched.io/data-locality-required): moves passing nodes that
+  // are not where the step's predecessors ran to `failed`, unless that would leave the step
+  // nowhere to go (then every node passes and the reason is kept for the explain view).
+  void ApplyDataLocality(const Pod& pod, const std::vector<Candidate>& nodes,
+                         FilterResult* out) const;
+
   // Runs every scoring rule for each candidate and calls visit(i, rules, planned) where
   // `rules` is null for a node the model does not know; `planned` is the gang plan's node or
   // "". Callers hold mu_ shared. Defined in engine.cc, the only user.
@@ -217,6 +224,7 @@ class Engine {
   mutable std::shared_mutex mu_;  // guards everything below
   std::unique_ptr<ClusterModel> model_;
   std::unique_ptr<GangBook> gangs_;
+  std::unique_ptr<PipelineHistory> pipelines_;
   mutable std::mutex topology_mu_;
   mutable std::shared_ptr<const Topology> topology_;
   mutable uint64_t topology_generation_ = ~uint64_t{0};

@@ -206,6 +206,10 @@ void GangBook::OnPod(const PodEntry* before, const PodEntry* after) {
   }
 }
 
+void GangBook::Refresh() {
+  for (const auto& [uid, e] : model_.pods()) OnPod(&e, &e);
+}
+
 void GangBook::MaybeForget(const std::string& key) {
   auto it = gangs_.find(key);
   if (it == gangs_.end()) return;

@@ -87,6 +87,8 @@ class GangBook {
 
   // Keeps membership and reservations in step with pod changes (a ClusterModel listener).
   void OnPod(const PodEntry* before, const PodEntry* after);
+  // Re-recognises every pod's gang: PodGroups arrived, changed size or went away.
+  void Refresh();
 
   // Filter-time admission for `pod` (known to the model). May plan and reserve.
   GangAdmission Admit(const Pod& pod, const Topology& topology, TimeMs now);

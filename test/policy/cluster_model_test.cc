@@ -98,3 +98,24 @@ TEST_CASE("a request-only pod never overrides what the watch said") {
 
 }  // namespace
 }  // namespace mlsched::policy
+
+namespace mlsched::policy {
+namespace {
+
+TEST_CASE("an in-place resize of a bound pod moves its node's usage by the difference") {
+  ClusterModel m;
+  m.UpsertNode(testing::MakeNode("n1", 8));
+  Pod p = testing::MakePod("a", 2, 4);
+  p.node_name = "n1";
+  m.UpsertPod(p, true);
+  p.requests.milli_cpu = 10'000;
+  p.requests.SetScalar("nvidia.com/gpu", 3);
+  m.UpsertPod(p, true);
+  CHECK(m.node(0).requested.milli_cpu == 10'000);
+  CHECK(m.node(0).requested.Scalar("nvidia.com/gpu") == 3);
+  m.DeletePod(p.uid);
+  CHECK(m.node(0).requested.IsZero());
+}
+
+}  // namespace
+}  // namespace mlsched::policy

@@ -153,3 +153,70 @@ TEST_CASE("stats and node views follow the model") {
 
 }  // namespace
 }  // namespace mlsched::policy
+
+namespace mlsched::policy {
+namespace {
+
+Pod Step(const std::string& run, const std::string& step, const std::string& after = "") {
+  Pod p = MakePod(run + "-" + step, 0, 2);
+  p.annotations.Set("mlsched.io/pipeline", run);
+  p.annotations.Set("mlsched.io/step", step);
+  if (!after.empty()) p.annotations.Set("mlsched.io/after", after);
+  return p;
+}
+
+TEST_CASE("pipeline: a step prefers the node where its predecessor ran, even after it finished") {
+  Engine e{Options{}};
+  std::vector<Node> nodes = {MakeNode("a", 0, "z1", "b1", "r1"), MakeNode("b", 0, "z1", "b1", "r1"),
+                             MakeNode("c", 0, "z2", "b2", "r2")};
+  for (const Node& n : nodes) e.UpsertNode(n);
+  Pod prep = Step("run1", "prep");
+  prep.node_name = "c";
+  prep.phase = PodPhase::kRunning;
+  e.UpsertPod(prep, 1000);
+  prep.phase = PodPhase::kSucceeded;  // it completes and leaves the model
+  e.UpsertPod(prep, 2000);
+  CHECK(e.Stats().pods == 0);
+  CHECK(e.Stats().pipeline_runs == 1);
+  Scores s = e.Prioritize(Step("run1", "train", "prep"), AllNodes(nodes), 3000);
+  CHECK(s[2] > s[0]);
+  CHECK(s[2] > s[1]);
+}
+
+TEST_CASE("pipeline: data-locality-required filters, and falls back when the node is gone") {
+  Engine e{Options{}};
+  std::vector<Node> nodes = {MakeNode("a", 0), MakeNode("b", 0)};
+  for (const Node& n : nodes) e.UpsertNode(n);
+  Pod prep = Step("run1", "prep");
+  prep.node_name = "b";
+  e.UpsertPod(prep, 1000);
+  Pod train = Step("run1", "train", "prep");
+  train.annotations.Set("mlsched.io/data-locality-required", "true");
+  FilterResult r = e.Filter(train, AllNodes(nodes), 2000);
+  REQUIRE(r.passed == std::vector<uint32_t>{1});
+  REQUIRE(r.failed.size() == 1);
+  CHECK(r.failed[0].reason.find("prep") != std::string::npos);
+
+  e.DeleteNode("b");  // the predecessor's node is gone: do not strand the step
+  std::vector<Node> left = {MakeNode("a", 0)};
+  FilterResult r2 = e.Filter(train, AllNodes(left), 3000);
+  CHECK(r2.passed == std::vector<uint32_t>{0});
+}
+
+TEST_CASE("functions: a function pod prefers nodes where it ran recently") {
+  Engine e{Options{}};
+  std::vector<Node> nodes = {MakeNode("a", 1), MakeNode("b", 1)};
+  for (const Node& n : nodes) e.UpsertNode(n);
+  Pod f1 = MakePod("fn-1", 0, 1);
+  f1.annotations.Set("mlsched.io/function", "embed");
+  f1.node_name = "b";
+  e.UpsertPod(f1, 1000);
+  e.DeletePod(f1, 2000);
+  Pod f2 = MakePod("fn-2", 0, 1);
+  f2.annotations.Set("mlsched.io/function", "embed");
+  Scores s = e.Prioritize(f2, AllNodes(nodes), 3000);
+  CHECK(s[1] > s[0]);
+}
+
+}  // namespace
+}  // namespace mlsched::policy

@@ -468,3 +468,24 @@ TEST_CASE("never preempt for a gang member unless the whole gang then fits") {
 
 }  // namespace
 }  // namespace mlsched::policy
+
+namespace mlsched::policy {
+namespace {
+
+TEST_CASE("a PodGroup that arrives after its pods turns them into a gang") {
+  Engine e{Options{}};
+  e.UpsertNode(testing::MakeNode("n1", 8));
+  Pod p = testing::MakePod("w-0", 8);
+  p.labels.Set("scheduling.x-k8s.io/pod-group", "late");
+  e.UpsertPod(p, 0);
+  CHECK(e.Gangs().empty());
+  e.UpsertPodGroup(PodGroup{"ml", "late", 2, {}, 0});
+  REQUIRE(e.Gangs().size() == 1);
+  CHECK(e.Gangs()[0].members == 1);
+  CHECK(e.Gangs()[0].min_member == 2);
+  e.DeletePodGroup("ml", "late");
+  CHECK(e.Gangs().empty());
+}
+
+}  // namespace
+}  // namespace mlsched::policy
