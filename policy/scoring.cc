@@ -38,18 +38,16 @@ std::string_view RuleName(Rule rule) {
   return "unknown";
 }
 
+// The ScoreWeights field of each rule, in Rule order: one table for RuleWeight and the combiner.
+constexpr int ScoreWeights::*kWeightFields[kNumRules] = {
+    &ScoreWeights::least_allocated, &ScoreWeights::gang_plan,      &ScoreWeights::topology,
+    &ScoreWeights::gpu_fit,         &ScoreWeights::cpu_off_gpu,    &ScoreWeights::image_locality,
+    &ScoreWeights::pipeline_locality, &ScoreWeights::function_warm,
+};
+
 int RuleWeight(const ScoreWeights& w, Rule rule) {
-  switch (rule) {
-    case Rule::kLeastAllocated: return w.least_allocated;
-    case Rule::kGangPlan: return w.gang_plan;
-    case Rule::kTopology: return w.topology;
-    case Rule::kGpuFit: return w.gpu_fit;
-    case Rule::kCpuOffGpu: return w.cpu_off_gpu;
-    case Rule::kImageLocality: return w.image_locality;
-    case Rule::kPipelineLocality: return w.pipeline_locality;
-    case Rule::kFunctionWarm: return w.function_warm;
-  }
-  return 0;
+  const size_t i = static_cast<size_t>(rule);
+  return i < kNumRules ? w.*kWeightFields[i] : 0;
 }
 
 ResourceView ViewOf(const Resources& r, const std::vector<std::string>& gpu_resources) {
@@ -105,14 +103,17 @@ bool PassesCpuOffGpuFilter(bool filter_on, int64_t pod_gpus, int64_t node_gpus,
 
 // ---- ImageIndex ----
 
-std::string ImageIndex::Normalize(std::string_view image) {
-  std::string name(image);
-  size_t colon = name.rfind(':');
-  size_t slash = name.rfind('/');
+bool ImageIndex::IsNormal(std::string_view image) {
   // why: the scheduler's own rule, so our scores agree with ImageLocality's ("a" and "a:latest"
   // are the same image; "host:5000/a" has no tag).
-  bool has_tag = colon != std::string::npos && (slash == std::string::npos || colon > slash);
-  if (!has_tag) name += ":latest";
+  size_t colon = image.rfind(':');
+  size_t slash = image.rfind('/');
+  return colon != std::string_view::npos && (slash == std::string_view::npos || colon > slash);
+}
+
+std::string ImageIndex::Normalize(std::string_view image) {
+  std::string name(image);
+  if (!IsNormal(image)) name += ":latest";
   return name;
 }
 
@@ -125,33 +126,57 @@ ImageIndex ImageIndex::Build(const std::vector<Node>& nodes) {
 
 ImageIndex ImageIndex::Build(const std::vector<const Node*>& nodes) {
   ImageIndex x;
-  x.node_offsets_.assign(nodes.size() + 1, 0);
-  std::vector<Held> row;
+  x.num_slots_ = static_cast<uint32_t>(nodes.size());
+  struct Entry {
+    uint32_t id;
+    uint32_t node;
+    int64_t size;
+  };
+  std::vector<Entry> entries;
   for (size_t i = 0; i < nodes.size(); ++i) {
     const Node* node = nodes[i];
-    row.clear();
-    if (node != nullptr) {
-      ++x.total_nodes_;
-      for (const NodeImage& image : node->images) {
-        for (const std::string& raw : image.names) {
-          if (raw.empty()) continue;
-          auto [it, inserted] =
-              x.ids_.try_emplace(Normalize(raw), static_cast<uint32_t>(x.num_nodes_.size()));
-          if (inserted) x.num_nodes_.push_back(0);
-          row.push_back({it->second, std::max<int64_t>(image.size_bytes, 0)});
+    if (node == nullptr) continue;
+    ++x.total_nodes_;
+    for (const NodeImage& image : node->images) {
+      for (const std::string& raw : image.names) {
+        if (raw.empty()) continue;
+        // why: 150,000 names on a big cluster; look up without building a string when the name
+        // is already normal (it has a tag or digest, as runtimes report them).
+        uint32_t id;
+        if (auto it = x.ids_.find(std::string_view(raw)); it != x.ids_.end() && IsNormal(raw)) {
+          id = it->second;
+        } else {
+          id = x.ids_.try_emplace(Normalize(raw), static_cast<uint32_t>(x.ids_.size()))
+                   .first->second;
         }
+        entries.push_back({id, static_cast<uint32_t>(i), std::max<int64_t>(image.size_bytes, 0)});
       }
-      std::sort(row.begin(), row.end(), [](const Held& a, const Held& b) {
-        return a.id != b.id ? a.id < b.id : a.size > b.size;
-      });
-      // why: one image listed under several names (tag and digest), or twice, counts once.
-      row.erase(std::unique(row.begin(), row.end(),
-                            [](const Held& a, const Held& b) { return a.id == b.id; }),
-                row.end());
-      for (const Held& h : row) ++x.num_nodes_[h.id];
     }
-    x.held_.insert(x.held_.end(), row.begin(), row.end());
-    x.node_offsets_[i + 1] = static_cast<uint32_t>(x.held_.size());
+  }
+  // Counting sort by image id; stable, so each image's holders stay in node order and a node
+  // listing one image under several names (tag and digest) has its entries side by side.
+  const size_t num_ids = x.ids_.size();
+  std::vector<uint32_t> start(num_ids + 1, 0);
+  for (const Entry& e : entries) ++start[e.id + 1];
+  for (size_t i = 0; i < num_ids; ++i) start[i + 1] += start[i];
+  std::vector<Holder> sorted(entries.size());
+  {
+    std::vector<uint32_t> cursor(start.begin(), start.end() - 1);
+    for (const Entry& e : entries) sorted[cursor[e.id]++] = {e.node, e.size};
+  }
+  // why: one image counts once per node (the largest size reported wins).
+  x.offsets_.assign(num_ids + 1, 0);
+  x.holders_.reserve(sorted.size());
+  for (size_t id = 0; id < num_ids; ++id) {
+    for (uint32_t k = start[id]; k < start[id + 1]; ++k) {
+      const Holder& h = sorted[k];
+      if (x.holders_.size() > x.offsets_[id] && x.holders_.back().node == h.node) {
+        x.holders_.back().size = std::max(x.holders_.back().size, h.size);
+      } else {
+        x.holders_.push_back(h);
+      }
+    }
+    x.offsets_[id + 1] = static_cast<uint32_t>(x.holders_.size());
   }
   return x;
 }
@@ -161,41 +186,37 @@ ImageIndex::PodImages ImageIndex::Resolve(const std::vector<std::string>& images
   p.num_containers = static_cast<int>(images.size());
   p.ids.reserve(images.size());
   for (const std::string& image : images) {
-    auto it = ids_.find(Normalize(image));
-    p.ids.push_back(it == ids_.end() ? kUnknownImage : it->second);
+    auto it = IsNormal(image) ? ids_.find(std::string_view(image)) : ids_.find(Normalize(image));
+    const uint32_t id = it == ids_.end() ? kUnknownImage : it->second;
+    p.ids.push_back(id);
+    if (id == kUnknownImage) continue;
+    if (p.scaled_sum.empty()) {
+      p.scaled_sum.assign(num_slots_, 0);
+      p.present.assign(num_slots_, 0);
+    }
+    const int64_t holders = offsets_[id + 1] - offsets_[id];
+    for (uint32_t k = offsets_[id]; k < offsets_[id + 1]; ++k) {
+      const Holder& h = holders_[k];
+      // why: scaled by spread, as the scheduler does, so an image on every node does not pull
+      // pods onto a few of them.
+      p.scaled_sum[h.node] +=
+          static_cast<int64_t>(static_cast<double>(h.size) * holders / total_nodes_);
+      if (p.present[h.node] < 255) ++p.present[h.node];
+    }
   }
   return p;
 }
 
-int64_t ImageIndex::SizeOn(uint32_t id, uint32_t node) const {
-  if (id == kUnknownImage || node + 1 >= node_offsets_.size()) return -1;
-  const Held* begin = held_.data() + node_offsets_[node];
-  const Held* end = held_.data() + node_offsets_[node + 1];
-  const Held* it =
-      std::lower_bound(begin, end, id, [](const Held& h, uint32_t v) { return h.id < v; });
-  return it != end && it->id == id ? it->size : -1;
-}
-
 int ImageIndex::Score(const PodImages& pod, uint32_t node) const {
-  if (pod.num_containers == 0 || total_nodes_ == 0) return 0;
-  int64_t sum = 0;
-  for (uint32_t id : pod.ids) {
-    int64_t size = SizeOn(id, node);
-    if (size <= 0) continue;
-    // why: scaled by spread, as the scheduler does, so an image on every node does not pull
-    // pods onto a few of them.
-    sum += static_cast<int64_t>(static_cast<double>(size) * num_nodes_[id] / total_nodes_);
-  }
+  if (pod.num_containers == 0 || node >= pod.scaled_sum.size()) return 0;
   const int64_t max_threshold = kImageMaxContainerThreshold * pod.num_containers;
-  sum = std::clamp(sum, kImageMinThreshold, max_threshold);
+  const int64_t sum = std::clamp(pod.scaled_sum[node], kImageMinThreshold, max_threshold);
   return static_cast<int>(kMaxRuleScore * (sum - kImageMinThreshold) /
                           (max_threshold - kImageMinThreshold));
 }
 
 int ImageIndex::CountPresent(const PodImages& pod, uint32_t node) const {
-  int n = 0;
-  for (uint32_t id : pod.ids) n += SizeOn(id, node) >= 0 ? 1 : 0;
-  return n;
+  return node < pod.present.size() ? pod.present[node] : 0;
 }
 
 // ---- Closeness ----
@@ -261,18 +282,22 @@ int Anchors::Score(const Topology& topology, const ClosenessTable& table, uint32
   // Each anchor earns the points of the deepest level it shares with `node`. Summing the
   // increments P[l] - P[l-1] over the anchors sharing level l gives the same total with one
   // counter lookup per level.
+  const uint32_t* row = topology.DomainRow(node);
+  const int* points = table.level_points.data();
   const uint32_t v = topology.NvlinkOf(node);
   const bool nvlink = table.nvlink_points > 0 && v != kNoDomain && v < nvlink_counts_.size() &&
                       nvlink_counts_[v] > 0;
-  const uint32_t same_node = counts_[levels - 1][topology.DomainOf(node, levels - 1)];
   int64_t sum = 0;
   int prev = 0;
   if (!nvlink) {
     for (int l = 0; l < levels; ++l) {
-      sum += int64_t{table.level_points[l] - prev} * counts_[l][topology.DomainOf(node, l)];
-      prev = table.level_points[l];
+      const uint32_t c = counts_[l][row[l]];
+      if (c == 0) break;  // why: nested domains: no anchor here means none deeper either
+      sum += int64_t{points[l] - prev} * c;
+      prev = points[l];
     }
   } else {
+    const uint32_t same_node = counts_[levels - 1][row[levels - 1]];
     // why: anchors in the node's NVLink domain earn nvlink_points whatever levels they share
     // (cliques may span racks), so they are taken out of the level sums.
     const int64_t in_clique = nvlink_counts_[v];
@@ -281,12 +306,12 @@ int Anchors::Score(const Topology& topology, const ClosenessTable& table, uint32
     const int narrowest = levels >= 2 ? table.level_points[levels - 2] : 0;
     sum += int64_t{std::max(table.nvlink_points, narrowest)} * (in_clique - same_node);
     for (int l = 0; l + 1 < levels; ++l) {
-      const uint32_t d = topology.DomainOf(node, l);
+      const uint32_t d = row[l];
       const auto& j = joint_[l];
       auto it = std::lower_bound(j.begin(), j.end(), Joint{d, v, 0});
       const int64_t joint = it != j.end() && it->domain == d && it->nvlink == v ? it->count : 0;
-      sum += int64_t{table.level_points[l] - prev} * (counts_[l][d] - joint);
-      prev = table.level_points[l];
+      sum += int64_t{points[l] - prev} * (counts_[l][d] - joint);
+      prev = points[l];
     }
   }
   return Clamp100((sum + total_ / 2) / total_);
@@ -307,7 +332,7 @@ int FunctionWarmScore(int64_t age_ms, int64_t warm_ms, int images_present, int n
 int64_t CombineScores(const ScoreWeights& weights, const RuleScores& scores) {
   int64_t weighted = 0, total_weight = 0;
   for (size_t i = 0; i < kNumRules; ++i) {
-    const int w = RuleWeight(weights, static_cast<Rule>(i));
+    const int w = weights.*kWeightFields[i];
     if (w <= 0 || scores[i] == kNotApplicable) continue;
     weighted += int64_t{w} * std::clamp(scores[i], 0, kMaxRuleScore);
     total_weight += w;

@@ -107,10 +107,13 @@ class ImageIndex {
   static ImageIndex Build(const std::vector<const Node*>& nodes);
   static ImageIndex Build(const std::vector<Node>& nodes);
 
-  // A pod's images resolved once per call.
+  // A pod's images resolved once per call: the per-node sums are computed here, by walking the
+  // nodes that hold each of the pod's images, so that scoring a node is two array reads.
   struct PodImages {
     std::vector<uint32_t> ids;  // one per pod image; kUnknownImage when no node holds it
     int num_containers = 0;
+    std::vector<int64_t> scaled_sum;  // per node; empty when no node holds any of the images
+    std::vector<uint8_t> present;     // per node: how many of the pod's images it holds
     bool empty() const { return num_containers == 0; }
   };
   PodImages Resolve(const std::vector<std::string>& images) const;
@@ -118,28 +121,35 @@ class ImageIndex {
   // Kube-scheduler's ImageLocality, on 0..100: the sum over the pod's images present on the
   // node of size x (nodes holding it / all nodes), clamped to [23 MiB, 1000 MiB x containers]
   // and scaled. The size is the one this node reports. 0 for an empty slot or no images.
+  // `pod` must come from this index's Resolve.
   int Score(const PodImages& pod, uint32_t node) const;
   // How many of the pod's images the node holds (0..num_containers).
   int CountPresent(const PodImages& pod, uint32_t node) const;
 
-  uint32_t NumNodes() const { return static_cast<uint32_t>(node_offsets_.empty() ? 0 : node_offsets_.size() - 1); }
+  uint32_t NumNodes() const { return num_slots_; }
 
   // Kube-scheduler's normalisation: a name without a tag gets ":latest" (a digest or tag after
   // the last '/' is kept as is).
   static std::string Normalize(std::string_view image);
+  // True when Normalize would return the name unchanged.
+  static bool IsNormal(std::string_view image);
 
  private:
-  struct Held {
-    uint32_t id;
+  struct Holder {
+    uint32_t node;
     int64_t size;
   };
-  int64_t SizeOn(uint32_t id, uint32_t node) const;
 
-  std::unordered_map<std::string, uint32_t> ids_;
-  std::vector<int32_t> num_nodes_;       // per image id
-  std::vector<uint32_t> node_offsets_;  // CSR over held_
-  std::vector<Held> held_;              // per node, sorted by id
-  int64_t total_nodes_ = 0;             // present nodes
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, uint32_t, NameHash, std::equal_to<>> ids_;
+  // Nodes holding image i: holders_[offsets_[i] .. offsets_[i+1]), ascending by node, once each.
+  std::vector<uint32_t> offsets_;
+  std::vector<Holder> holders_;
+  uint32_t num_slots_ = 0;   // node indices (including empty slots)
+  int64_t total_nodes_ = 0;  // present nodes
 };
 
 // ---- Topology closeness. ----

@@ -86,6 +86,11 @@ class Topology {
   uint32_t DomainOf(uint32_t node, int level) const {
     return domains_[static_cast<size_t>(node) * NumLevels() + level];
   }
+  // The node's domain ids at every level (NumLevels() of them, widest first), for loops that
+  // read all levels of one node.
+  const uint32_t* DomainRow(uint32_t node) const {
+    return &domains_[static_cast<size_t>(node) * NumLevels()];
+  }
   // NVLink domain of a node, kNoDomain when it has no NVLink label. O(1).
   uint32_t NvlinkOf(uint32_t node) const { return nvlink_[node]; }
   bool SameNvlink(uint32_t a, uint32_t b) const {
