@@ -137,7 +137,15 @@ size_t WriteCallback(char* ptr, size_t size, size_t nmemb, void* userdata) {
   auto* t = static_cast<Transfer*>(userdata);
   size_t n = size * nmemb;
   t->last_data_ms = MonoMs();
-  if (t->result->status == 0) curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->result->status);
+  if (t->result->status == 0) {
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->result->status);
+    // One allocation for the whole body when its length is known (LIST pages are MBs).
+    curl_off_t len = -1;
+    curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
+    if (!t->on_data && len > 0 && static_cast<size_t>(len) <= kMaxBodyBytes) {
+      t->result->body.reserve(static_cast<size_t>(len) + 1);
+    }
+  }
   bool success = t->result->status >= 200 && t->result->status < 300;
   if (t->on_data && success) {
     if (!(*t->on_data)(std::string_view(ptr, n))) {

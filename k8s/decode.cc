@@ -10,18 +10,33 @@ namespace {
 
 using rapidjson::Value;
 
-// Builds "field: problem" messages with the JSON path of the field.
-Status Bad(const std::string& path, std::string_view what) {
-  return Status::InvalidArgument(path + ": " + std::string(what));
+// The JSON path of a field, as a chain on the stack; turned into a string ("spec.containers[1]
+// .resources") only when an error is reported, so decoding allocates nothing for it.
+class Path {
+ public:
+  Path(const char* root) : key_(root) {}  // NOLINT: implicit from a literal root
+  Path(const Path& parent, std::string_view key) : parent_(&parent), key_(key) {}
+  Path(const Path& parent, size_t index) : parent_(&parent), index_(static_cast<int64_t>(index)) {}
+
+  std::string str() const {
+    std::string s = parent_ ? parent_->str() : std::string();
+    if (index_ >= 0) return s + "[" + std::to_string(index_) + "]";
+    if (!s.empty() && !key_.empty()) s += ".";
+    return s + std::string(key_);
+  }
+
+ private:
+  const Path* parent_ = nullptr;
+  std::string_view key_;
+  int64_t index_ = -1;
+};
+
+Status Bad(const Path& path, std::string_view what) {
+  return Status::InvalidArgument(path.str() + ": " + std::string(what));
 }
 
-std::string Join(const std::string& path, std::string_view key) {
-  return path.empty() ? std::string(key) : path + "." + std::string(key);
-}
-
-std::string Index(const std::string& path, size_t i) {
-  return path + "[" + std::to_string(i) + "]";
-}
+Path Join(const Path& path, std::string_view key) { return Path(path, key); }
+Path Index(const Path& path, size_t i) { return Path(path, i); }
 
 std::string_view View(const Value& v) { return {v.GetString(), v.GetStringLength()}; }
 
@@ -34,19 +49,19 @@ const Value* Member(const Value& obj, const char* key) {
 }
 
 // Optional object member: absent/null is fine (*out = nullptr); a non-object is an error.
-Status OptObject(const Value& obj, const char* key, const std::string& path, const Value** out) {
+Status OptObject(const Value& obj, const char* key, const Path& path, const Value** out) {
   *out = Member(obj, key);
   if (*out && !(*out)->IsObject()) return Bad(Join(path, key), "want an object");
   return Status::Ok();
 }
 
-Status OptArray(const Value& obj, const char* key, const std::string& path, const Value** out) {
+Status OptArray(const Value& obj, const char* key, const Path& path, const Value** out) {
   *out = Member(obj, key);
   if (*out && !(*out)->IsArray()) return Bad(Join(path, key), "want an array");
   return Status::Ok();
 }
 
-Status OptString(const Value& obj, const char* key, const std::string& path, std::string* out) {
+Status OptString(const Value& obj, const char* key, const Path& path, std::string* out) {
   const Value* v = Member(obj, key);
   if (!v) {
     out->clear();
@@ -57,7 +72,7 @@ Status OptString(const Value& obj, const char* key, const std::string& path, std
   return Status::Ok();
 }
 
-Status OptBool(const Value& obj, const char* key, const std::string& path, bool* out) {
+Status OptBool(const Value& obj, const char* key, const Path& path, bool* out) {
   const Value* v = Member(obj, key);
   if (!v) {
     *out = false;
@@ -68,7 +83,7 @@ Status OptBool(const Value& obj, const char* key, const std::string& path, bool*
   return Status::Ok();
 }
 
-Status OptInt32(const Value& obj, const char* key, const std::string& path, int32_t* out) {
+Status OptInt32(const Value& obj, const char* key, const Path& path, int32_t* out) {
   const Value* v = Member(obj, key);
   if (!v) {
     *out = 0;
@@ -86,7 +101,7 @@ Status OptInt32(const Value& obj, const char* key, const std::string& path, int3
   } while (0)
 
 // A quantity may be a JSON string ("100m") or, from YAML or hand-written JSON, a number.
-Status QuantityText(const Value& v, const std::string& path, std::string* text) {
+Status QuantityText(const Value& v, const Path& path, std::string* text) {
   if (v.IsString()) {
     text->assign(v.GetString(), v.GetStringLength());
   } else if (v.IsInt64()) {
@@ -105,13 +120,13 @@ Status QuantityText(const Value& v, const std::string& path, std::string* text) 
 
 // A v1.ResourceList into scheduler units. Negative quantities are rejected, as the API
 // server's validation does.
-Status DecodeResourceList(const Value& list, const std::string& path, policy::Resources* out) {
+Status DecodeResourceList(const Value& list, const Path& path, policy::Resources* out) {
   if (!list.IsObject()) return Bad(path, "want an object of quantities");
   std::string text;
   for (auto it = list.MemberBegin(); it != list.MemberEnd(); ++it) {
     if (!it->name.IsString()) return Bad(path, "want string keys");
     std::string_view name = View(it->name);
-    std::string fpath = Join(path, name);
+    Path fpath = Join(path, name);
     if (it->value.IsNull()) continue;
     RETURN_IF_ERROR(QuantityText(it->value, fpath, &text));
     int64_t v = 0;
@@ -134,13 +149,13 @@ Status DecodeResourceList(const Value& list, const std::string& path, policy::Re
 }
 
 // String map (labels, annotations, nodeSelector). With `filter`, only policy keys are kept.
-Status DecodeStringMap(const Value& obj, const char* key, const std::string& path, bool filter,
+Status DecodeStringMap(const Value& obj, const char* key, const Path& path, bool filter,
                        policy::Labels* out) {
   *out = policy::Labels();
   const Value* m = nullptr;
   RETURN_IF_ERROR(OptObject(obj, key, path, &m));
   if (!m) return Status::Ok();
-  std::string mpath = Join(path, key);
+  Path mpath = Join(path, key);
   for (auto it = m->MemberBegin(); it != m->MemberEnd(); ++it) {
     std::string_view k = View(it->name);
     if (!it->value.IsString()) return Bad(Join(mpath, k), "want a string");
@@ -150,7 +165,7 @@ Status DecodeStringMap(const Value& obj, const char* key, const std::string& pat
   return Status::Ok();
 }
 
-Status ParseEffect(std::string_view s, bool allow_empty, const std::string& path,
+Status ParseEffect(std::string_view s, bool allow_empty, const Path& path,
                    policy::TaintEffect* out) {
   if (s == "NoSchedule") {
     *out = policy::TaintEffect::kNoSchedule;
@@ -199,7 +214,7 @@ Status DecodeMeta(const Value& obj, bool namespaced, const Value** meta_out, Met
 }
 
 // Requests of one container list entry ("resources.requests"); absent is zero.
-Status ContainerRequests(const Value& c, const std::string& path, policy::Resources* out) {
+Status ContainerRequests(const Value& c, const Path& path, policy::Resources* out) {
   *out = policy::Resources();
   const Value* res = nullptr;
   RETURN_IF_ERROR(OptObject(c, "resources", path, &res));
@@ -209,7 +224,7 @@ Status ContainerRequests(const Value& c, const std::string& path, policy::Resour
   return DecodeResourceList(*req, Join(path, "resources.requests"), out);
 }
 
-Status AppendImage(const Value& c, const std::string& path, std::vector<std::string>* images) {
+Status AppendImage(const Value& c, const Path& path, std::vector<std::string>* images) {
   std::string image;
   RETURN_IF_ERROR(OptString(c, "image", path, &image));
   if (!image.empty()) images->push_back(std::move(image));
@@ -219,15 +234,15 @@ Status AppendImage(const Value& c, const std::string& path, std::vector<std::str
 // kube-scheduler's computePodResourceRequest (pkg/scheduler/framework/types.go), including
 // restartable init containers (sidecars, 1.28+) and pod overhead.
 Status DecodePodSpec(const Value& spec, policy::Pod* out) {
-  const std::string path = "spec";
+  const Path path("spec");
   policy::Resources reqs;
   const Value* containers = nullptr;
   RETURN_IF_ERROR(OptArray(spec, "containers", path, &containers));
   if (containers) {
-    std::string cpath = Join(path, "containers");
+    Path cpath = Join(path, "containers");
     for (rapidjson::SizeType i = 0; i < containers->Size(); ++i) {
       const Value& c = (*containers)[i];
-      std::string ipath = Index(cpath, i);
+      Path ipath = Index(cpath, i);
       if (!c.IsObject()) return Bad(ipath, "want an object");
       policy::Resources r;
       RETURN_IF_ERROR(ContainerRequests(c, ipath, &r));
@@ -238,12 +253,12 @@ Status DecodePodSpec(const Value& spec, policy::Pod* out) {
   const Value* inits = nullptr;
   RETURN_IF_ERROR(OptArray(spec, "initContainers", path, &inits));
   if (inits) {
-    std::string cpath = Join(path, "initContainers");
+    Path cpath = Join(path, "initContainers");
     policy::Resources sidecars;   // sum of restartable init containers seen so far
     policy::Resources init_max;
     for (rapidjson::SizeType i = 0; i < inits->Size(); ++i) {
       const Value& c = (*inits)[i];
-      std::string ipath = Index(cpath, i);
+      Path ipath = Index(cpath, i);
       if (!c.IsObject()) return Bad(ipath, "want an object");
       policy::Resources r;
       RETURN_IF_ERROR(ContainerRequests(c, ipath, &r));
@@ -291,10 +306,10 @@ Status DecodePodSpec(const Value& spec, policy::Pod* out) {
   RETURN_IF_ERROR(OptArray(spec, "tolerations", path, &tols));
   out->tolerations.clear();
   if (tols) {
-    std::string tpath = Join(path, "tolerations");
+    Path tpath = Join(path, "tolerations");
     for (rapidjson::SizeType i = 0; i < tols->Size(); ++i) {
       const Value& t = (*tols)[i];
-      std::string ipath = Index(tpath, i);
+      Path ipath = Index(tpath, i);
       if (!t.IsObject()) return Bad(ipath, "want an object");
       policy::Toleration tol;
       std::string op, effect;
@@ -320,7 +335,7 @@ Status DecodePodSpec(const Value& spec, policy::Pod* out) {
   RETURN_IF_ERROR(OptObject(spec, "workloadRef", path, &wref));
   if (wref) {
     std::string name, group, key;
-    std::string wpath = "spec.workloadRef";
+    Path wpath("spec.workloadRef");
     RETURN_IF_ERROR(OptString(*wref, "name", wpath, &name));
     RETURN_IF_ERROR(OptString(*wref, "podGroup", wpath, &group));
     RETURN_IF_ERROR(OptString(*wref, "podGroupReplicaKey", wpath, &key));
@@ -428,9 +443,10 @@ Status DecodeNode(const rapidjson::Value& obj, policy::Node* out) {
     const Value* taints = nullptr;
     RETURN_IF_ERROR(OptArray(*spec, "taints", "spec", &taints));
     if (taints) {
+      const Path taints_path("spec.taints");
       for (rapidjson::SizeType i = 0; i < taints->Size(); ++i) {
         const Value& t = (*taints)[i];
-        std::string ipath = Index("spec.taints", i);
+        Path ipath = Index(taints_path, i);
         if (!t.IsObject()) return Bad(ipath, "want an object");
         policy::Taint taint;
         std::string effect;
@@ -456,9 +472,10 @@ Status DecodeNode(const rapidjson::Value& obj, policy::Node* out) {
     const Value* conds = nullptr;
     RETURN_IF_ERROR(OptArray(*status, "conditions", "status", &conds));
     if (conds) {
+      const Path conditions_path("status.conditions");
       for (rapidjson::SizeType i = 0; i < conds->Size(); ++i) {
         const Value& c = (*conds)[i];
-        std::string ipath = Index("status.conditions", i);
+        Path ipath = Index(conditions_path, i);
         if (!c.IsObject()) return Bad(ipath, "want an object");
         std::string type, st;
         RETURN_IF_ERROR(OptString(c, "type", ipath, &type));
@@ -470,9 +487,10 @@ Status DecodeNode(const rapidjson::Value& obj, policy::Node* out) {
     RETURN_IF_ERROR(OptArray(*status, "images", "status", &images));
     if (images) {
       out->images.reserve(images->Size());
+      const Path images_path("status.images");
       for (rapidjson::SizeType i = 0; i < images->Size(); ++i) {
         const Value& im = (*images)[i];
-        std::string ipath = Index("status.images", i);
+        Path ipath = Index(images_path, i);
         if (!im.IsObject()) return Bad(ipath, "want an object");
         policy::NodeImage image;
         const Value* names = nullptr;
@@ -511,9 +529,10 @@ Status DecodePod(const rapidjson::Value& obj, policy::Pod* out) {
   const Value* owners = nullptr;
   RETURN_IF_ERROR(OptArray(*m, "ownerReferences", "metadata", &owners));
   if (owners) {
+    const Path owners_path("metadata.ownerReferences");
     for (rapidjson::SizeType i = 0; i < owners->Size(); ++i) {
       const Value& o = (*owners)[i];
-      std::string ipath = Index("metadata.ownerReferences", i);
+      Path ipath = Index(owners_path, i);
       if (!o.IsObject()) return Bad(ipath, "want an object");
       bool controller = false;
       RETURN_IF_ERROR(OptBool(o, "controller", ipath, &controller));

@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "k8s/decode.h"
+#include "k8s/json_parse.h"
 #include "k8s/json_stream.h"
 
 namespace mlsched::k8s {
@@ -35,6 +36,21 @@ Reflector::Reflector(ApiClient& client, std::string resource_path, ReflectorSink
       options_(options),
       rng_(seed),
       backoff_ms_(options.backoff_initial_ms) {}
+
+rapidjson::MemoryPoolAllocator<> Reflector::ArenaAllocator() {
+  if (!arena_) {
+    arena_size_ = size_t{1} << 20;
+    arena_.reset(new char[arena_size_]);
+  }
+  return rapidjson::MemoryPoolAllocator<>(arena_.get(), arena_size_);
+}
+
+void Reflector::GrowArena(size_t used) {
+  // Size the arena for the largest page seen, with headroom, up to 256 MiB.
+  if (used <= arena_size_ || arena_size_ >= (size_t{256} << 20)) return;
+  arena_size_ = std::min(used + used / 4, size_t{256} << 20);
+  arena_.reset(new char[arena_size_]);
+}
 
 void Reflector::Stop() {
   stopped_ = true;
@@ -165,26 +181,33 @@ Status Reflector::ListAll() {
     }
     Touch();
     int64_t t0 = NowNs();
-    rapidjson::Document page;
-    page.ParseInsitu<rapidjson::kParseIterativeFlag>(r.body.data());
-    if (page.HasParseError() || !page.IsObject()) {
-      sink_.AbortList();
-      RecordError("list: malformed JSON page");
-      return Status::Unavailable("malformed list page");
-    }
-    auto items = page.FindMember("items");
-    auto meta = page.FindMember("metadata");
-    if (items == page.MemberEnd() || !(items->value.IsArray() || items->value.IsNull()) ||
-        meta == page.MemberEnd() || !meta->value.IsObject()) {
-      sink_.AbortList();
-      RecordError("list: page without items/metadata");
-      return Status::Unavailable("malformed list page");
-    }
-    if (items->value.IsArray()) {
-      for (const auto& item : items->value.GetArray()) sink_.ListItem(item);
-    }
-    std::string rv = StringMember(meta->value, "resourceVersion");
-    cont = StringMember(meta->value, "continue");
+    std::string rv;
+    size_t arena_used = 0;
+    {
+      rapidjson::MemoryPoolAllocator<> alloc = ArenaAllocator();
+      rapidjson::Document page(&alloc);
+      Status ps = ParseJsonInsitu(r.body.data(), &page);
+      if (!ps.ok() || !page.IsObject()) {
+        sink_.AbortList();
+        RecordError("list: malformed page: " + (ps.ok() ? "not an object" : ps.message()));
+        return Status::Unavailable("malformed list page");
+      }
+      auto items = page.FindMember("items");
+      auto meta = page.FindMember("metadata");
+      if (items == page.MemberEnd() || !(items->value.IsArray() || items->value.IsNull()) ||
+          meta == page.MemberEnd() || !meta->value.IsObject()) {
+        sink_.AbortList();
+        RecordError("list: page without items/metadata");
+        return Status::Unavailable("malformed list page");
+      }
+      if (items->value.IsArray()) {
+        for (const auto& item : items->value.GetArray()) sink_.ListItem(item);
+      }
+      rv = StringMember(meta->value, "resourceVersion");
+      cont = StringMember(meta->value, "continue");
+      arena_used = alloc.Size();
+    }  // the DOM is gone: the arena may be replaced now
+    GrowArena(arena_used);
     int64_t dt = NowNs() - t0;
     {
       std::lock_guard<std::mutex> l(stats_mu_);
@@ -210,9 +233,10 @@ Status Reflector::ListAll() {
 }
 
 void Reflector::HandleEvent(std::string_view text, WatchEnd* end, bool* got_events) {
-  rapidjson::Document ev;
-  ev.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
-  if (ev.HasParseError() || !ev.IsObject()) {
+  rapidjson::MemoryPoolAllocator<> alloc = ArenaAllocator();
+  rapidjson::Document ev(&alloc);
+  event_buf_.assign(text.data(), text.size());
+  if (!ParseJsonInsitu(event_buf_.data(), &ev).ok() || !ev.IsObject()) {
     std::lock_guard<std::mutex> l(stats_mu_);
     ++stats_.malformed_events;
     *end = WatchEnd::kGone;  // we may have missed a change: relist to stay exact

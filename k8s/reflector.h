@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <string>
@@ -100,6 +101,11 @@ class Reflector {
   int64_t NextBackoff();
   void RecordError(const std::string& what);
   void Touch();
+  // A DOM allocator over arena_, which is reused for every page and event: allocating fresh
+  // pool chunks for each page (and glibc handing them back to the OS) made page faults the
+  // main cost of a large LIST.
+  rapidjson::MemoryPoolAllocator<> ArenaAllocator();
+  void GrowArena(size_t used);
 
   ApiClient& client_;
   const std::string path_;
@@ -108,6 +114,9 @@ class Reflector {
   std::mt19937_64 rng_;
   int64_t backoff_ms_;
   std::string rv_;  // last resourceVersion seen (reflector thread only)
+  std::unique_ptr<char[]> arena_;  // reflector thread only
+  size_t arena_size_ = 0;
+  std::string event_buf_;  // a watch event, parsed in place (reflector thread only)
 
   Cancellation cancel_;
   std::atomic<bool> stopped_{false};

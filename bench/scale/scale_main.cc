@@ -27,6 +27,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -158,6 +159,28 @@ class ObjectFactory {
       images.PushBack(im, a);
     }
     node_["status"].AddMember("images", images, a);
+    // What the API server and admission add to every real pod: the service account token
+    // volume and its mount, environment, a QoS class and conditions.
+    for (rapidjson::Document* pod : {&gpu_pod_, &cpu_pod_}) {
+      auto& pa = pod->GetAllocator();
+      rapidjson::Document extra(&pa);
+      extra.Parse(R"({"volumes":[{"name":"kube-api-access-x7k2p","projected":{"sources":[{"serviceAccountToken":{"expirationSeconds":3607,"path":"token"}},{"configMap":{"name":"kube-root-ca.crt","items":[{"key":"ca.crt","path":"ca.crt"}]}},{"downwardAPI":{"items":[{"path":"namespace","fieldRef":{"apiVersion":"v1","fieldPath":"metadata.namespace"}}]}}],"defaultMode":420}},{"name":"dshm","emptyDir":{"medium":"Memory","sizeLimit":"16Gi"}}],
+        "volumeMounts":[{"name":"kube-api-access-x7k2p","readOnly":true,"mountPath":"/var/run/secrets/kubernetes.io/serviceaccount"},{"name":"dshm","mountPath":"/dev/shm"}],
+        "env":[{"name":"NCCL_DEBUG","value":"WARN"},{"name":"POD_NAME","valueFrom":{"fieldRef":{"apiVersion":"v1","fieldPath":"metadata.name"}}},{"name":"POD_IP","valueFrom":{"fieldRef":{"apiVersion":"v1","fieldPath":"status.podIP"}}}],
+        "conditions":[{"type":"Initialized","status":"True","lastProbeTime":null,"lastTransitionTime":"2026-11-28T16:26:19Z"},{"type":"Ready","status":"True","lastProbeTime":null,"lastTransitionTime":"2026-11-28T16:26:25Z"},{"type":"ContainersReady","status":"True","lastProbeTime":null,"lastTransitionTime":"2026-11-28T16:26:25Z"}],
+        "hostIP":"10.0.12.34","podIP":"10.244.3.17"})");
+      rapidjson::Value& spec = (*pod)["spec"];
+      spec.AddMember("volumes", extra["volumes"], pa);
+      rapidjson::Value& c = spec["containers"][0];
+      c.AddMember("volumeMounts", extra["volumeMounts"], pa);
+      if (!c.HasMember("env")) c.AddMember("env", rapidjson::Value(rapidjson::kArrayType), pa);
+      for (auto& e : extra["env"].GetArray()) c["env"].PushBack(e, pa);
+      rapidjson::Value& status = (*pod)["status"];
+      status.RemoveMember("conditions");
+      status.AddMember("conditions", extra["conditions"], pa);
+      status.AddMember("hostIP", extra["hostIP"], pa);
+      status.AddMember("podIP", extra["podIP"], pa);
+    }
   }
 
   std::string Node(int i) {
@@ -328,9 +351,11 @@ int Main(int argc, char** argv) {
   {
     std::vector<std::string> objs = server.List(Kind::kPod);
     objs.resize(std::min<size_t>(objs.size(), 30000));
+    std::unique_ptr<char[]> arena(new char[size_t{1} << 20]);
     auto t = Clock::now();
     for (const std::string& j : objs) {
-      rapidjson::Document d;
+      rapidjson::MemoryPoolAllocator<> alloc(arena.get(), size_t{1} << 20);
+      rapidjson::Document d(&alloc);
       d.Parse(j.data(), j.size());
       policy::Pod p;
       if (!k8s::DecodePod(d, &p).ok()) std::abort();

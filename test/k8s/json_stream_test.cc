@@ -1,5 +1,7 @@
 #include "k8s/json_stream.h"
 
+#include "k8s/json_parse.h"
+
 #include <doctest/doctest.h>
 
 #include <random>
@@ -84,6 +86,37 @@ TEST_CASE("JsonStreamSplitter: the callback can stop early") {
   Status st = s.Feed("{}{}{}", [&n](std::string_view) { return ++n < 2; });
   CHECK(st.ok());
   CHECK(n == 2);
+}
+
+TEST_CASE("ParseJsonInsitu: valid, malformed, trailing data, and nesting past the limit") {
+  struct Case {
+    std::string text;
+    bool ok;
+    std::string want;
+  };
+  const Case cases[] = {
+      {R"({"a":[1,{"b":"c\"d"}],"e":null})", true, ""},
+      {"  [1,2]\n", true, ""},
+      {"{\"a\":", false, "JSON error"},
+      {"{} {}", false, "JSON error"},
+      {"", false, "JSON error"},
+      {std::string(600, '[') + std::string(600, ']'), false, "deeper than 512"},
+      {std::string(512, '[') + std::string(512, ']'), true, ""},
+      // Far deeper than any stack could take recursively: refused at once, no crash.
+      {std::string(5'000'000, '['), false, "deeper than 512"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.text.substr(0, 40));
+    std::string buf = c.text;
+    rapidjson::Document d;
+    Status s = ParseJsonInsitu(buf.data(), &d);
+    CHECK(s.ok() == c.ok);
+    if (!c.ok) CHECK_MESSAGE(s.message().find(c.want) != std::string::npos, s.message());
+  }
+  std::string buf = R"({"k":"v"})";
+  rapidjson::Document d;
+  REQUIRE(ParseJsonInsitu(buf.data(), &d).ok());
+  CHECK(std::string(d["k"].GetString()) == "v");
 }
 
 }  // namespace
