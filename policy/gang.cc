@@ -528,6 +528,19 @@ GangAdmission GangBook::Admit(const Pod& pod, const Topology& topology, TimeMs n
 BindDecision GangBook::Bind(const PodBinding& b, TimeMs now) {
   BindDecision d;
   const PodEntry* e = model_.FindPod(b.uid);
+  if (!e) {
+    // Never let a stale or mistaken UID replace the pod the model knows under that name.
+    const PodEntry* same_name = model_.FindPodByName(b.ns, b.name);
+    if (same_name && !b.uid.empty()) {
+      d.kind = BindDecision::Kind::kFail;
+      d.error = "pod " + b.ns + "/" + b.name + " has uid " + same_name->pod.uid + ", not " + b.uid;
+      return d;
+    }
+  } else if (!e->pod.node_name.empty() && e->pod.node_name != b.node) {
+    d.kind = BindDecision::Kind::kFail;
+    d.error = "pod " + b.ns + "/" + b.name + " is already bound to " + e->pod.node_name;
+    return d;
+  }
   GangState* g = nullptr;
   if (e) {
     if (auto it = gang_of_uid_.find(b.uid); it != gang_of_uid_.end()) {

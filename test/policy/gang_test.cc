@@ -489,3 +489,26 @@ TEST_CASE("a PodGroup that arrives after its pods turns them into a gang") {
 
 }  // namespace
 }  // namespace mlsched::policy
+
+namespace mlsched::policy {
+namespace {
+
+TEST_CASE("bind refuses a UID that is not the pod's, and a pod bound elsewhere") {
+  Engine e{Options{}};
+  e.UpsertNode(testing::MakeNode("n1", 8));
+  e.UpsertNode(testing::MakeNode("n2", 8));
+  Pod p = testing::MakePod("p", 1);
+  e.UpsertPod(p, 0);
+  BindDecision wrong = e.Bind(PodBinding{"ml", "p", "someone-else", "n1"}, 0);
+  CHECK(wrong.kind == BindDecision::Kind::kFail);
+  CHECK(wrong.error == "pod ml/p has uid uid-ml-p, not someone-else");
+  CHECK(e.PodByUid(p.uid).has_value());
+  p.node_name = "n2";
+  e.UpsertPod(p, 0);
+  BindDecision elsewhere = e.Bind(PodBinding{"ml", "p", p.uid, "n1"}, 0);
+  CHECK(elsewhere.kind == BindDecision::Kind::kFail);
+  CHECK(elsewhere.error == "pod ml/p is already bound to n2");
+}
+
+}  // namespace
+}  // namespace mlsched::policy
