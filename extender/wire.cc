@@ -21,30 +21,48 @@ constexpr unsigned kParseFlags = rapidjson::kParseInsituFlag | rapidjson::kParse
 
 // RapidJSON's iterative parser calls StartObject before it takes the '{' and EndObject before
 // it takes the '}', so an object spans [Tell() at StartObject, Tell() at EndObject + 1).
+//
 // A SAX handler that builds a Document (forwarding every event to it), enforces the depth
 // limit, and, when `spans` is given, records the byte ranges of `Nodes.items[*]` and
 // `Nodes.metadata` at the top level (keys matched as Go matches them).
+//
+// It also leaves `metadata.managedFields` out of the DOM: nothing reads it, and in real Node and
+// Pod objects it is a third to a half of the bytes and most of the little objects. The parser
+// still checks its syntax and depth; the raw Node bytes copied into answers keep it.
 class TrackingHandler {
  public:
   TrackingHandler(Document* doc, rapidjson::InsituStringStream* stream, int max_depth,
                   std::vector<Span>* spans, Span* list_metadata)
-      : doc_(doc), stream_(stream), max_depth_(max_depth), spans_(spans), meta_(list_metadata) {}
+      : doc_(doc), stream_(stream), max_depth_(max_depth), spans_(spans), meta_(list_metadata),
+        frames_(static_cast<size_t>(std::max(max_depth, 0)) + 2) {}
 
   bool too_deep() const { return too_deep_; }
 
-  bool Null() { return doc_->Null(); }
-  bool Bool(bool b) { return doc_->Bool(b); }
-  bool Int(int i) { return doc_->Int(i); }
-  bool Uint(unsigned u) { return doc_->Uint(u); }
-  bool Int64(int64_t i) { return doc_->Int64(i); }
-  bool Uint64(uint64_t u) { return doc_->Uint64(u); }
-  bool Double(double d) { return doc_->Double(d); }
-  bool RawNumber(const char* s, SizeType n, bool copy) { return doc_->RawNumber(s, n, copy); }
-  bool String(const char* s, SizeType n, bool copy) { return doc_->String(s, n, copy); }
+  bool Null() { return Scalar() || doc_->Null(); }
+  bool Bool(bool b) { return Scalar() || doc_->Bool(b); }
+  bool Int(int i) { return Scalar() || doc_->Int(i); }
+  bool Uint(unsigned u) { return Scalar() || doc_->Uint(u); }
+  bool Int64(int64_t i) { return Scalar() || doc_->Int64(i); }
+  bool Uint64(uint64_t u) { return Scalar() || doc_->Uint64(u); }
+  bool Double(double d) { return Scalar() || doc_->Double(d); }
+  bool RawNumber(const char* s, SizeType n, bool copy) {
+    return Scalar() || doc_->RawNumber(s, n, copy);
+  }
+  bool String(const char* s, SizeType n, bool copy) {
+    return Scalar() || doc_->String(s, n, copy);
+  }
 
   bool Key(const char* s, SizeType n, bool copy) {
+    if (skip_depth_ >= 0) return true;
+    std::string_view key(s, n);
+    if (frames_[depth_].metadata && key == "managedFields") {
+      // Skip this member: its value's events are swallowed until it is complete.
+      ++frames_[depth_].skipped;
+      skip_depth_ = depth_;
+      return true;
+    }
+    key_metadata_ = key == "metadata";
     if (spans_ != nullptr) {
-      std::string_view key(s, n);
       if (depth_ == 1) {
         key1_nodes_ = KeyMatches(key, "nodes");
       } else if (depth_ == 2 && in_nodes_) {
@@ -57,6 +75,9 @@ class TrackingHandler {
 
   bool StartObject() {
     if (!Enter()) return false;
+    frames_[depth_] = Frame{key_metadata_ && skip_depth_ < 0, 0};
+    key_metadata_ = false;
+    if (skip_depth_ >= 0) return true;
     if (spans_ != nullptr) {
       if (depth_ == 2 && key1_nodes_) {
         // A later "Nodes" key replaces an earlier one, as in Go.
@@ -73,21 +94,30 @@ class TrackingHandler {
   }
 
   bool EndObject(SizeType members) {
+    const SizeType kept = members - frames_[depth_].skipped;
+    --depth_;
+    if (skip_depth_ >= 0) {
+      if (depth_ == skip_depth_) skip_depth_ = -1;  // the skipped value is complete
+      return true;
+    }
     if (spans_ != nullptr) {
-      if (depth_ == 4 && in_items_) {
+      const int d = depth_ + 1;
+      if (d == 4 && in_items_) {
         spans_->push_back(Span{item_begin_, stream_->Tell() + 1});
-      } else if (depth_ == 3 && in_nodes_ && key2_meta_) {
+      } else if (d == 3 && in_nodes_ && key2_meta_) {
         *meta_ = Span{meta_begin_, stream_->Tell() + 1};
-      } else if (depth_ == 2) {
+      } else if (d == 2) {
         in_nodes_ = false;
       }
     }
-    --depth_;
-    return doc_->EndObject(members);
+    return doc_->EndObject(kept);
   }
 
   bool StartArray() {
     if (!Enter()) return false;
+    frames_[depth_] = Frame{false, 0};
+    key_metadata_ = false;
+    if (skip_depth_ >= 0) return true;
     if (spans_ != nullptr && depth_ == 3 && in_nodes_ && key2_items_) {
       in_items_ = true;
       spans_->clear();
@@ -96,12 +126,21 @@ class TrackingHandler {
   }
 
   bool EndArray(SizeType elements) {
-    if (depth_ == 3) in_items_ = false;
     --depth_;
+    if (skip_depth_ >= 0) {
+      if (depth_ == skip_depth_) skip_depth_ = -1;
+      return true;
+    }
+    if (depth_ + 1 == 3) in_items_ = false;
     return doc_->EndArray(elements);
   }
 
  private:
+  struct Frame {
+    bool metadata = false;  // the object is the value of a "metadata" key
+    SizeType skipped = 0;   // members left out of the DOM
+  };
+
   bool Enter() {
     if (++depth_ > max_depth_) {
       too_deep_ = true;
@@ -110,12 +149,23 @@ class TrackingHandler {
     return true;
   }
 
+  // True when a scalar is swallowed (it may complete a skipped member).
+  bool Scalar() {
+    key_metadata_ = false;
+    if (skip_depth_ < 0) return false;
+    if (depth_ == skip_depth_) skip_depth_ = -1;  // the skipped member's value was a scalar
+    return true;
+  }
+
   Document* doc_;
   rapidjson::InsituStringStream* stream_;
   const int max_depth_;
   std::vector<Span>* spans_;
   Span* meta_;
+  std::vector<Frame> frames_;  // by depth
   int depth_ = 0;
+  int skip_depth_ = -1;  // depth of the object whose member is being skipped; -1: none
+  bool key_metadata_ = false;
   bool too_deep_ = false;
   bool key1_nodes_ = false;
   bool in_nodes_ = false;

@@ -270,3 +270,38 @@ TEST_CASE("filter errors and bad requests encode as JSON") {
 
 }  // namespace
 }  // namespace mlsched::extender
+
+namespace mlsched::extender {
+namespace {
+
+TEST_CASE("metadata.managedFields is left out of the DOM, nothing else is") {
+  // managedFields as an array, an object and a scalar; a label named managedFields stays.
+  std::string pod =
+      R"({"metadata":{"name":"p","managedFields":[{"a":{"b":[1,2,{"c":null}]}}],"namespace":"ml",)"
+      R"("labels":{"managedFields":"x"},"uid":"u1"},"spec":{"containers":[]}})";
+  std::string node =
+      R"({"metadata":{"managedFields":{"x":1},"name":"n1","labels":{"a":"b"},"managedFields":7},)"
+      R"("status":{"allocatable":{"cpu":"2"}}})";
+  std::string body = R"({"Pod":)" + pod + R"(,"Nodes":{"items":[)" + node + "]}}";
+  ExtenderArgs args;
+  Status s = DecodeExtenderArgs(body, DecodeLimits(), &args);
+  REQUIRE_MESSAGE(s.ok(), s.message());
+  CHECK(args.pod.name == "p");
+  CHECK(args.pod.ns == "ml");
+  CHECK(args.pod.uid == "u1");
+  REQUIRE(args.nodes.size() == 1);
+  CHECK(args.nodes[0].name == "n1");
+  CHECK(args.nodes[0].labels.Get("a") == "b");
+  CHECK(args.nodes[0].allocatable.milli_cpu == 2000);
+  // The raw bytes keep it.
+  CHECK(body.substr(args.item_spans[0].begin, args.item_spans[0].size()) == node);
+  // Malformed or too deep inside managedFields is still an error.
+  ExtenderArgs bad;
+  CHECK_FALSE(DecodeExtenderArgs(R"({"Pod":{"metadata":{"managedFields":[}}})", DecodeLimits(), &bad).ok());
+  DecodeLimits shallow;
+  shallow.max_depth = 5;
+  CHECK_FALSE(DecodeExtenderArgs(R"({"Pod":{"metadata":{"managedFields":[[[[1]]]]}}})", shallow, &bad).ok());
+}
+
+}  // namespace
+}  // namespace mlsched::extender
