@@ -295,7 +295,7 @@ void ClusterSync::RunPodGroups() {
       }
       LOG(INFO) << "PodGroup CRD (podgroups.scheduling.x-k8s.io) not installed; looking "
                    "again in "
-                << options_.crd_recheck_ms / 1000 << " s";
+                << options_.crd_recheck_ms << " ms";
       if (!SleepMs(options_.crd_recheck_ms)) return;
       continue;
     }

@@ -161,6 +161,7 @@ struct FakeApiServer::Watch {
   Clock::time_point next_bookmark;
   uint64_t drop_gen;
   uint64_t error_gen;
+  uint64_t crd_gen;
   bool gone_at_start = false;  // answer one 410 ERROR event and end
   bool finished = false;
 };
@@ -341,7 +342,7 @@ void FakeApiServer::SetWatchChunking(size_t bytes, int delay_ms) {
 void FakeApiServer::SetPodGroupCrdInstalled(bool installed) {
   std::lock_guard<std::mutex> l(mu_);
   crd_installed_ = installed;
-  if (!installed) ++error_gen_, error_code_ = 404;  // open podgroup watches end
+  if (!installed) ++crd_gen_;  // open podgroup watches end with a 404 ERROR event
   cv_.notify_all();
 }
 
@@ -541,6 +542,7 @@ void FakeApiServer::HandleWatch(Kind kind, const httplib::Request& req, httplib:
     w->pos = rv;
     w->drop_gen = drop_gen_;
     w->error_gen = error_gen_;
+    w->crd_gen = crd_gen_;
     w->next_bookmark = now + std::chrono::milliseconds(options_.bookmark_interval_ms);
     ++counters_.open_watches;
   }
@@ -585,6 +587,10 @@ bool FakeApiServer::WatchStep(Watch& w, httplib::DataSink& sink) {
     if (stopping_) return false;
     if (w.gone_at_start) {
       out = ErrorEventJson(410);
+      finish = true;
+    } else if (w.kind == Kind::kPodGroup && w.crd_gen != crd_gen_) {
+      w.crd_gen = crd_gen_;
+      out = ErrorEventJson(404);
       finish = true;
     } else if (w.error_gen != error_gen_) {
       w.error_gen = error_gen_;

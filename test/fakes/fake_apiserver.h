@@ -178,6 +178,7 @@ class FakeApiServer {
   bool stalled_ = false;
   uint64_t drop_gen_ = 0;
   uint64_t error_gen_ = 0;
+  uint64_t crd_gen_ = 0;
   int error_code_ = 410;
   int fail_n_ = 0;
   int fail_status_ = 500;
