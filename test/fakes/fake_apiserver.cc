@@ -346,6 +346,11 @@ void FakeApiServer::SetPodGroupCrdInstalled(bool installed) {
   cv_.notify_all();
 }
 
+void FakeApiServer::RequireBearerToken(std::string token) {
+  std::lock_guard<std::mutex> l(mu_);
+  bearer_token_ = std::move(token);
+}
+
 FakeApiServer::Counters FakeApiServer::counters() const {
   std::lock_guard<std::mutex> l(mu_);
   return counters_;
@@ -372,6 +377,15 @@ bool FakeApiServer::InjectFailure(const std::string& path, httplib::Response& re
 
 void FakeApiServer::Handle(const httplib::Request& req, httplib::Response& res, bool post) {
   const std::string& path = req.path;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!bearer_token_.empty() &&
+        req.get_header_value("Authorization") != "Bearer " + bearer_token_) {
+      ++counters_.unauthorized;
+      Reply(res, 401, "Unauthorized", "Unauthorized");
+      return;
+    }
+  }
   if (InjectFailure(path, res)) return;
   if (post) {
     // /api/v1/namespaces/{ns}/pods/{name}/binding

@@ -115,6 +115,9 @@ class FakeApiServer {
   // write, `delay_ms` apart: a slow stream with arbitrary chunk boundaries.
   void SetWatchChunking(size_t bytes, int delay_ms = 0);
   void SetPodGroupCrdInstalled(bool installed);
+  // Every request must then carry "Authorization: Bearer <token>" or gets 401 (empty: no
+  // authentication, the default).
+  void RequireBearerToken(std::string token);
 
   struct Counters {
     int64_t list_pages = 0;
@@ -126,6 +129,7 @@ class FakeApiServer {
     int64_t bind_conflicts = 0;
     int64_t injected_failures = 0;
     int64_t discovery = 0;
+    int64_t unauthorized = 0;      // requests answered 401
     int open_watches = 0;
   };
   Counters counters() const;
@@ -188,6 +192,7 @@ class FakeApiServer {
   size_t chunk_bytes_ = 0;
   int chunk_delay_ms_ = 0;
   bool crd_installed_;
+  std::string bearer_token_;
   uint64_t uid_counter_ = 0;
   Counters counters_;
 };

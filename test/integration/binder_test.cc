@@ -3,6 +3,10 @@
 
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
 #include <thread>
 
 #include "k8s/binder.h"
@@ -101,6 +105,37 @@ TEST_CASE("ApiBinder: concurrent binds") {
   CHECK(ok == kThreads * kPerThread);
   CHECK(server.counters().binds == kThreads * kPerThread);
   CHECK(NodeOf(server, "ns", "p-3-7") == "node-2");
+}
+
+TEST_CASE("ApiClient: bearer token from a file, re-read when it rotates") {
+  FakeApiServer server;
+  REQUIRE(server.Start().ok());
+  REQUIRE(server.Upsert(Kind::kPod, PodJson("ml", "a", "", 100, 0, "Pending")).ok());
+  char tmpl[] = "/tmp/mlsched_token_XXXXXX";
+  int fd = mkstemp(tmpl);
+  REQUIRE(fd >= 0);
+  close(fd);
+  std::string token_file = tmpl;
+  std::ofstream(token_file) << "first-token\n";
+  server.RequireBearerToken("first-token");
+  k8s::ClientConfig cfg;
+  cfg.server = server.url();
+  cfg.token_file = token_file;
+  k8s::ApiClient client(cfg);
+  CHECK(client.Get("/api/v1/namespaces/ml/pods/a").status == 200);
+  // The kubelet rotates the projected token: a new file content (and mtime).
+  server.RequireBearerToken("second-token");
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::ofstream(token_file) << "second-token\n";
+  // The client looks at the file at most once a second; within a bounded wait it must switch.
+  CHECK(WaitFor([&] { return client.Get("/api/v1/namespaces/ml/pods/a").status == 200; },
+                std::chrono::seconds(10)));
+  CHECK(server.counters().unauthorized > 0);
+  // A token given inline wins and is never re-read.
+  k8s::ClientConfig fixed = cfg;
+  fixed.token = "wrong";
+  CHECK(k8s::ApiClient(fixed).Get("/api/v1/namespaces/ml/pods/a").status == 401);
+  std::remove(token_file.c_str());
 }
 
 }  // namespace
