@@ -46,7 +46,7 @@ struct SyncStats {
   int64_t malformed_events = 0;   // undecodable watch events (forced a relist)
   int64_t errors = 0;             // failed requests and broken streams
   int64_t list_bytes = 0;         // bytes of LIST responses
-  double list_decode_seconds = 0; // time spent parsing and decoding them
+  double list_decode_seconds = 0; // CPU time spent parsing and decoding them
   double seconds_since_last_contact = -1;  // -1: never reached the server
   std::string last_error;         // most recent failure, "" if none
 };

@@ -62,7 +62,7 @@ struct ReflectorStats {
   int64_t lists = 0;        // complete lists (the first one included)
   int64_t list_pages = 0;
   int64_t list_bytes = 0;
-  int64_t list_decode_ns = 0;  // parsing pages and handing items to the sink
+  int64_t list_decode_ns = 0;  // thread CPU time parsing pages and handing items to the sink
   int64_t watch_restarts = 0;  // watches started after the first
   int64_t events = 0;          // ADDED/MODIFIED/DELETED delivered
   int64_t bookmarks = 0;
