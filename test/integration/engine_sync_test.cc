@@ -12,6 +12,7 @@
 #include <set>
 #include <tuple>
 
+#include "k8s/binder.h"
 #include "k8s/cluster_sync.h"
 #include "policy/engine.h"
 #include "test/integration/sync_helpers.h"
@@ -142,6 +143,44 @@ TEST_CASE("ClusterSync + Engine: the engine's model equals the server after chur
     CHECK(have.requested[node].Scalar("nvidia.com/gpu") == r.Scalar("nvidia.com/gpu"));
   }
   sync.Stop();
+}
+
+// The bind path end to end: the engine counts a pod on its node from Bind on (assumed), the
+// binder creates the binding, the watch confirms it, and the pod is counted exactly once.
+TEST_CASE("Engine + ApiBinder + ClusterSync: a bound pod is counted once, before and after "
+          "the watch confirms it") {
+  FakeApiServer server;
+  REQUIRE(server.Start().ok());
+  REQUIRE(server.Upsert(Kind::kNode, NodeJson("n1", 64, 8, "a")).ok());
+  REQUIRE(server.Upsert(Kind::kPod, PodJson("ml", "p", "", 1500, 0, "Pending", "", "uid-p")).ok());
+  policy::Engine engine{policy::Options()};
+  k8s::SyncOptions opts;
+  opts.seed = 8;
+  k8s::ClientConfig cfg;
+  cfg.server = server.url();
+  k8s::ClusterSync sync(cfg, engine, opts);
+  sync.Start();
+  REQUIRE(WaitFor([&] { return Have(engine) == Want(server); }));
+  auto used = [&] { return Have(engine).requested["n1"].milli_cpu; };
+  CHECK(used() == 0);
+
+  const policy::TimeMs now = 1'800'000'000'000;
+  policy::PodBinding b{"ml", "p", "uid-p", "n1"};
+  policy::BindDecision d = engine.Bind(b, now);
+  REQUIRE(d.kind == policy::BindDecision::Kind::kBindNow);
+  CHECK(used() == 1500);  // assumed: counted before the API knows
+  k8s::ApiBinder binder(cfg);
+  Status s = binder.Bind(d.bindings[0]);
+  REQUIRE_MESSAGE(s.ok(), s.message());
+  engine.BindDone(d.bindings[0], true, "", now);
+  // The watch brings spec.nodeName; the assumption gives way to it, never adding a second time.
+  REQUIRE(WaitFor([&] {
+    auto pods = engine.Pods();
+    return pods.size() == 1 && pods[0].node_name == "n1";
+  }));
+  CHECK(used() == 1500);
+  CHECK(engine.Stats().assumed_pods == 0);
+  CHECK(Have(engine) == Want(server));
 }
 
 // In-place pod resize (InPlacePodVerticalScaling, beta and on by default since 1.33) changes a
