@@ -5,30 +5,30 @@ set -euo pipefail
 addr=${1:-127.0.0.1:8888}
 debug=${2:-$(( ${addr##*:} + 1 ))}
 host=${addr%:*}
-dir="$(dirname "$0")/demo"
+dir="$(dirname "$0")/../deploy/demo/requests"  # bodies for the pending pods of the demo cluster
 post() { curl -sS -X POST -H 'Content-Type: application/json' --data-binary "@$dir/$2.json" \
               "http://$addr/$1"; }
 passed() { sed -n 's/.*"NodeNames":\["\([^"]*\)".*/\1/p'; }
-uid() { grep -o '"uid":"[^"]*"' "$dir/$1.json" | head -1 | cut -d'"' -f4; }  # the pod's own
+uid() { grep -o '"uid":"[^"]*"' "$dir/filter-$1.json" | head -1 | cut -d'"' -f4; }  # the pod's own
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 say "readyz"
 curl -sS "http://$addr/readyz"; echo
 
-say "filter: a CPU-only notebook pod (every node with room passes)"
-post filter notebook; echo
-say "prioritize: the notebook prefers CPU-only nodes (GPU nodes stay free for GPU jobs)"
-post prioritize notebook; echo
+say "filter: notebook-alice, 1 GPU (nodes without a free GPU fail, with the reason)"
+post filter filter-notebook-alice; echo
+say "prioritize: GPU best-fit — partly used GPU nodes first, whole nodes stay free for big jobs"
+post prioritize filter-notebook-alice; echo
 
 members=(llama-pretrain-master-0 llama-pretrain-worker-0 llama-pretrain-worker-1 llama-pretrain-worker-2)
 say "filter: the first member of gang ml/llama-pretrain (4 x 8 GPUs) — planned as a whole"
-post filter "${members[0]}"; echo
+post filter "filter-${members[0]}"; echo
 say "prioritize: the planned node ranks first"
-post prioritize "${members[0]}"; echo
+post prioritize "filter-${members[0]}"; echo
 
 declare -A node
 for m in "${members[@]}"; do
-  node[$m]=$(post filter "$m" | passed)
+  node[$m]=$(post filter "filter-$m" | passed)
   echo "$m -> ${node[$m]:-<no node>}"
 done
 
