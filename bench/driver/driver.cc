@@ -776,9 +776,8 @@ void Driver::FinishPod(size_t i) {
     PodEntry& s = pods_[k];
     if (s.state != PodState::kNotCreated || s.preds.empty()) continue;
     if (std::find(s.preds.begin(), s.preds.end(), i) == s.preds.end()) continue;
-    bool all = std::all_of(s.preds.begin(), s.preds.end(), [this](size_t q) {
-      return pods_[q].state == PodState::kFinished;
-    });
+    bool all = std::all_of(s.preds.begin(), s.preds.end(),
+                           [this](size_t q) { return pods_[q].state == PodState::kFinished; });
     if (all) Push(now_, kPodCreate, static_cast<int64_t>(k));
   }
 }

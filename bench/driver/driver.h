@@ -22,9 +22,9 @@
 //
 // Not thread-safe: one thread drives it.
 
-#include <cstdint>
-#include <cstddef>
 #include <climits>
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <queue>
@@ -39,14 +39,14 @@
 namespace mlsched::bench {
 
 struct DriverOptions {
-  uint64_t seed = 1;                    // tie-breaking among equal best nodes
+  uint64_t seed = 1;  // tie-breaking among equal best nodes
   // The extender's weight in the scheduler configuration: its 0..10 score is multiplied by it
   // and by 10 (MaxNodeScore / MaxExtenderPriority), next to two stock plugins of 0..100.
   int extender_weight = 5;
-  bool extender_binds = true;           // the extender has the bind verb; else the driver binds
-  TimeMs bind_latency_ms = 5;           // API round trip of a binding the driver creates
-  TimeMs initial_backoff_ms = 1'000;    // podInitialBackoffSeconds
-  TimeMs max_backoff_ms = 10'000;       // podMaxBackoffSeconds
+  bool extender_binds = true;              // the extender has the bind verb; else the driver binds
+  TimeMs bind_latency_ms = 5;              // API round trip of a binding the driver creates
+  TimeMs initial_backoff_ms = 1'000;       // podInitialBackoffSeconds
+  TimeMs max_backoff_ms = 10'000;          // podMaxBackoffSeconds
   TimeMs unschedulable_flush_ms = 60'000;  // podMaxInUnschedulablePodsDuration (1.24)
   // false: a pod that fails to schedule is given up at once (the FGD-style replay, where
   // arriving pods either fit or are counted as rejected).
@@ -54,12 +54,10 @@ struct DriverOptions {
   TimeMs sample_interval_ms = 60'000;
   // Virtual time one scheduling cycle takes (0: cycles are instantaneous). Scenarios set it to
   // stop a run between the cycles of one gang.
-  TimeMs cycle_ms = 0;   // cluster samples for the time series (0: none)
+  TimeMs cycle_ms = 0;  // cluster samples for the time series (0: none)
   // A node is "warm" for a function that ran on it within this time (as the policy's default).
   TimeMs function_warm_ms = 30 * 60 * 1000;
-  // Only pods whose gang/pipeline/function the report tracks are affected; all pods are
-  // scheduled regardless.
-  std::string label = "run";            // name of this run in reports
+  std::string label = "run";  // name of this run in reports
 };
 
 struct PodRecord {
@@ -68,9 +66,9 @@ struct PodRecord {
   int64_t gpus = 0;
   TimeMs created = -1, bound = -1, started = -1, finished = -1, deleted = -1;
   std::string node;
-  int attempts = 0;          // scheduling cycles it went through
+  int attempts = 0;  // scheduling cycles it went through
   int bind_failures = 0;
-  std::string last_reason;   // why the last attempt failed
+  std::string last_reason;  // why the last attempt failed
   // Pipeline steps with predecessors: whether the step landed on a predecessor's node/rack.
   bool has_predecessors = false, on_pred_node = false, on_pred_rack = false;
   // Function pods: whether the node was warm for the function when it was bound.
@@ -84,21 +82,21 @@ struct JobRecord {
   int64_t gpus = 0;
   int pods = 0;
   int gang_size = 0;
-  int racks = 0, nodes = 0;      // distinct racks / nodes its pods ran on (gangs: at start)
-  TimeMs queue_delay_ms = -1;    // arrival -> start; pipelines: the sum of their steps' waits
-  int bound_members = 0;         // gangs: members bound at the end of the run
+  int racks = 0, nodes = 0;    // distinct racks / nodes its pods ran on (gangs: at start)
+  TimeMs queue_delay_ms = -1;  // arrival -> start; pipelines: the sum of their steps' waits
+  int bound_members = 0;       // gangs: members bound at the end of the run
 };
 
 struct Sample {
   TimeMs t = 0;
   int64_t gpus_total = 0;
-  int64_t gpus_used = 0;              // requested by assumed or bound pods
-  int64_t gpus_busy = 0;              // requested by pods whose job is running (useful work)
-  int64_t gpus_held_incomplete = 0;   // held by bound members of gangs that have not started
+  int64_t gpus_used = 0;             // requested by assumed or bound pods
+  int64_t gpus_busy = 0;             // requested by pods whose job is running (useful work)
+  int64_t gpus_held_incomplete = 0;  // held by bound members of gangs that have not started
   int64_t pending_pods = 0;
-  int64_t whole_free_nodes = 0;       // nodes with all their GPUs free
-  int64_t full_node_jobs_fit = 0;     // node-sized GPU jobs that could start now
-  int64_t partly_used_nodes = 0;      // GPU nodes with some but not all GPUs used
+  int64_t whole_free_nodes = 0;    // nodes with all their GPUs free
+  int64_t full_node_jobs_fit = 0;  // node-sized GPU jobs that could start now
+  int64_t partly_used_nodes = 0;   // GPU nodes with some but not all GPUs used
   int64_t gpus_free_on_partly_used = 0;
 };
 
@@ -160,20 +158,34 @@ class Driver : public BindingSink {
 
  private:
   enum class PodState : uint8_t {
-    kNotCreated, kActive, kBackoff, kUnschedulable, kAssumed, kRunning, kFinished, kDeleted,
+    kNotCreated,
+    kActive,
+    kBackoff,
+    kUnschedulable,
+    kAssumed,
+    kRunning,
+    kFinished,
+    kDeleted,
     kGivenUp,
   };
-  enum EventType : int { kJobArrival, kPodCreate, kPodFinish, kGangFinish, kDriverBind,
-                         kSample, kFlush };
+  enum EventType : int {
+    kJobArrival,
+    kPodCreate,
+    kPodFinish,
+    kGangFinish,
+    kDriverBind,
+    kSample,
+    kFlush
+  };
   struct NodeState {
     policy::Node node;
-    policy::Resources requested;  // assumed and bound pods
+    policy::Resources requested;               // assumed and bound pods
     int64_t nonzero_cpu = 0, nonzero_mem = 0;  // as the scorer counts them
     int64_t gpu_alloc = 0, gpu_used = 0;
     std::string rack;
   };
   struct PodEntry {
-    PodSpec spec;        // spec.pod is the API object (uid, node_name, phase kept current)
+    PodSpec spec;  // spec.pod is the API object (uid, node_name, phase kept current)
     size_t job = 0;
     PodState state = PodState::kNotCreated;
     size_t node = SIZE_MAX;

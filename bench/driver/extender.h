@@ -30,8 +30,8 @@ class BindingSink {
 };
 
 struct FilterAnswer {
-  std::vector<std::string> passed;  // node names, a subset of the input
-  std::vector<std::pair<std::string, std::string>> failed;        // node, reason
+  std::vector<std::string> passed;                          // node names, a subset of the input
+  std::vector<std::pair<std::string, std::string>> failed;  // node, reason
   std::vector<std::pair<std::string, std::string>> unresolvable;  // node, reason
   std::string error;  // non-empty: the call failed (the scheduler treats it as an error)
 };

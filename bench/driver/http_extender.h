@@ -49,8 +49,8 @@ class HttpExtender : public Extender {
   void PodGroupChanged(const policy::PodGroup& group, TimeMs now) override;
   Status Filter(const policy::Pod& pod, const std::vector<std::string_view>& nodes, TimeMs now,
                 FilterAnswer* out) override;
-  Status Prioritize(const policy::Pod& pod, const std::vector<std::string_view>& nodes,
-                    TimeMs now, std::vector<int64_t>* scores) override;
+  Status Prioritize(const policy::Pod& pod, const std::vector<std::string_view>& nodes, TimeMs now,
+                    std::vector<int64_t>* scores) override;
   void Bind(const policy::PodBinding& binding, TimeMs now) override;
   std::vector<BindOutcome> TakeBindOutcomes(TimeMs now) override;
   std::optional<TimeMs> NextDue() const override { return std::nullopt; }
@@ -59,6 +59,11 @@ class HttpExtender : public Extender {
 
   // Errors writing to the cluster writer (counted, not fatal).
   int64_t write_errors() const { return write_errors_; }
+  // Wall time spent in filter and prioritize calls (driver's thread), and their counts.
+  double filter_seconds() const { return filter_seconds_; }
+  double prioritize_seconds() const { return prioritize_seconds_; }
+  int64_t filter_calls() const { return filter_calls_; }
+  int64_t prioritize_calls() const { return prioritize_calls_; }
 
  private:
   Status Post(void* curl, const std::string& verb, const std::string& body, std::string* answer);
@@ -68,6 +73,8 @@ class HttpExtender : public Extender {
   long timeout_ms_;
   void* curl_ = nullptr;  // the kept-alive handle of the driver's thread
   int64_t write_errors_ = 0;
+  double filter_seconds_ = 0, prioritize_seconds_ = 0;
+  int64_t filter_calls_ = 0, prioritize_calls_ = 0;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -26,9 +26,8 @@ void InProcessExtender::PodGroupChanged(const policy::PodGroup& group, TimeMs no
   engine_->UpsertPodGroup(group);
 }
 
-Status InProcessExtender::Filter(const policy::Pod& pod,
-                                 const std::vector<std::string_view>& nodes, TimeMs now,
-                                 FilterAnswer* out) {
+Status InProcessExtender::Filter(const policy::Pod& pod, const std::vector<std::string_view>& nodes,
+                                 TimeMs now, FilterAnswer* out) {
   std::vector<policy::Candidate> candidates;
   candidates.reserve(nodes.size());
   for (std::string_view n : nodes) candidates.push_back({n, nullptr});
@@ -58,8 +57,8 @@ Status InProcessExtender::Prioritize(const policy::Pod& pod,
   for (std::string_view n : nodes) candidates.push_back({n, nullptr});
   *scores = engine_->Prioritize(pod, candidates, now);
   if (scores->size() != nodes.size()) {
-    return Status::Internal("engine returned " + std::to_string(scores->size()) +
-                            " scores for " + std::to_string(nodes.size()) + " nodes");
+    return Status::Internal("engine returned " + std::to_string(scores->size()) + " scores for " +
+                            std::to_string(nodes.size()) + " nodes");
   }
   for (int64_t& s : *scores) s = std::clamp<int64_t>(s, 0, 10);
   return Status::Ok();
@@ -71,14 +70,15 @@ void InProcessExtender::Bind(const policy::PodBinding& binding, TimeMs now) {
     case policy::BindDecision::Kind::kBindNow:
       for (auto& b : d.bindings) creates_.push_back({now + bind_latency_ms_, std::move(b)});
       // Stable: equal due times keep the engine's order (this pod first).
-      std::stable_sort(creates_.begin(), creates_.end(),
-                       [](const PendingCreate& a, const PendingCreate& b) { return a.due < b.due; });
+      std::stable_sort(
+          creates_.begin(), creates_.end(),
+          [](const PendingCreate& a, const PendingCreate& b) { return a.due < b.due; });
       break;
     case policy::BindDecision::Kind::kWait:
       break;  // parked: released by a later Bind or failed by ExpireBinds
     case policy::BindDecision::Kind::kFail:
-      ready_.push_back({binding.uid, binding.node, false,
-                        d.error.empty() ? "bind refused" : d.error});
+      ready_.push_back(
+          {binding.uid, binding.node, false, d.error.empty() ? "bind refused" : d.error});
       break;
   }
 }

@@ -25,8 +25,8 @@ class InProcessExtender : public Extender {
   void PodGroupChanged(const policy::PodGroup& group, TimeMs now) override;
   Status Filter(const policy::Pod& pod, const std::vector<std::string_view>& nodes, TimeMs now,
                 FilterAnswer* out) override;
-  Status Prioritize(const policy::Pod& pod, const std::vector<std::string_view>& nodes,
-                    TimeMs now, std::vector<int64_t>* scores) override;
+  Status Prioritize(const policy::Pod& pod, const std::vector<std::string_view>& nodes, TimeMs now,
+                    std::vector<int64_t>* scores) override;
   void Bind(const policy::PodBinding& binding, TimeMs now) override;
   std::vector<BindOutcome> TakeBindOutcomes(TimeMs now) override;
   std::optional<TimeMs> NextDue() const override;

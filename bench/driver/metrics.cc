@@ -154,7 +154,8 @@ std::vector<std::vector<std::string>> SideBySide(const Summary& a, const Summary
     return Fixed(d.mean, 0) + " / " + Fixed(d.p50, 0) + " / " + Fixed(d.p95, 0);
   };
   add("jobs arrived", i(a.jobs_arrived), i(b.jobs_arrived));
-  add("jobs completed", i(a.jobs_completed) + " (" + Percent(a.jobs_completed, a.jobs_arrived) + ")",
+  add("jobs completed",
+      i(a.jobs_completed) + " (" + Percent(a.jobs_completed, a.jobs_arrived) + ")",
       i(b.jobs_completed) + " (" + Percent(b.jobs_completed, b.jobs_arrived) + ")");
   add("jobs running / waiting at end", i(a.jobs_running) + " / " + i(a.jobs_waiting),
       i(b.jobs_running) + " / " + i(b.jobs_waiting));

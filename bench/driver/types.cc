@@ -7,11 +7,16 @@ namespace mlsched::bench {
 
 const char* JobKindName(JobKind kind) {
   switch (kind) {
-    case JobKind::kTraining: return "training";
-    case JobKind::kGpu: return "gpu";
-    case JobKind::kCpu: return "cpu";
-    case JobKind::kPipeline: return "pipeline";
-    case JobKind::kFunction: return "function";
+    case JobKind::kTraining:
+      return "training";
+    case JobKind::kGpu:
+      return "gpu";
+    case JobKind::kCpu:
+      return "cpu";
+    case JobKind::kPipeline:
+      return "pipeline";
+    case JobKind::kFunction:
+      return "function";
   }
   return "unknown";
 }

@@ -35,11 +35,11 @@ inline constexpr char kRackLabel[] = "mlsched.io/rack";
 inline constexpr char kHostnameLabel[] = "kubernetes.io/hostname";
 
 enum class JobKind : uint8_t {
-  kTraining,   // a multi-node gang (or one pod of up to 8 GPUs)
-  kGpu,        // a single pod with GPUs
-  kCpu,        // a CPU-only pod
-  kPipeline,   // a chain of steps, each a pod created when its predecessors finish
-  kFunction,   // one pod of a function burst
+  kTraining,  // a multi-node gang (or one pod of up to 8 GPUs)
+  kGpu,       // a single pod with GPUs
+  kCpu,       // a CPU-only pod
+  kPipeline,  // a chain of steps, each a pod created when its predecessors finish
+  kFunction,  // one pod of a function burst
 };
 const char* JobKindName(JobKind kind);
 
@@ -81,11 +81,11 @@ struct ClusterShape {
   int racks_per_block = 4;
   int nodes_per_rack = 16;
   int gpus_per_node = 8;
-  int64_t milli_cpu = 96'000;       // the common Alibaba 8-GPU node: 96 cores, 384 GiB
+  int64_t milli_cpu = 96'000;  // the common Alibaba 8-GPU node: 96 cores, 384 GiB
   int64_t memory = 384LL << 30;
   int64_t max_pods = 110;
-  int cpu_only_nodes = 0;           // extra CPU-only nodes, spread over the racks
-  int max_nodes = 0;                // > 0: at most this many GPU nodes (the last rack is cut)
+  int cpu_only_nodes = 0;  // extra CPU-only nodes, spread over the racks
+  int max_nodes = 0;       // > 0: at most this many GPU nodes (the last rack is cut)
 
   int Nodes() const {
     int n = zones * blocks_per_zone * racks_per_block * nodes_per_rack;

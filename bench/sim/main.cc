@@ -53,7 +53,8 @@ struct Flags {
 const char kUsage[] =
     "usage: mlsched-sim [--quick] [--nodes N] [--gpus-per-node G] [--hours H] [--load L]\n"
     "                   [--drain-hours H] [--seed S] [--extender-weight W] [--out DIR]\n"
-    "                   [--workload FILE.csv | --philly [--start-day D] | --alibaba [--max-pods N]]\n"
+    "                   [--workload FILE.csv | --philly [--start-day D] | --alibaba [--max-pods "
+    "N]]\n"
     "                   [--traces DIR] [--dump-workload FILE]\n"
     "       mlsched-sim --throughput [--quick] [--pods N] [--extender-bin PATH] [--out DIR]\n";
 
@@ -82,27 +83,60 @@ std::vector<std::string> ParseFlags(int argc, char** argv, Flags* f) {
       *out = d;
     };
     double d = 0;
-    if (a == "--quick") f->quick = true;
-    else if (a == "--philly") f->philly = true;
-    else if (a == "--alibaba") f->alibaba = true;
-    else if (a == "--throughput") f->throughput = true;
-    else if (a == "--extender-bin") value(&f->extender_bin);
-    else if (a == "--pods") { d = f->pods; number(&d, 1, 1e6); f->pods = static_cast<int>(d); }
-    else if (a == "--help" || a == "-h") f->help = true;
-    else if (a == "--nodes") { d = f->nodes; number(&d, 1, 100000); f->nodes = static_cast<int>(d); }
-    else if (a == "--gpus-per-node") { d = f->gpus_per_node; number(&d, 1, 64); f->gpus_per_node = static_cast<int>(d); }
-    else if (a == "--hours") number(&f->hours, 0.01, 24 * 365);
-    else if (a == "--drain-hours") number(&f->drain_hours, 0, 24 * 365);
-    else if (a == "--load") number(&f->load, 0.01, 10);
-    else if (a == "--start-day") number(&f->start_day, 0, 1000);
-    else if (a == "--seed") { d = static_cast<double>(f->seed); number(&d, 0, 1e15); f->seed = static_cast<uint64_t>(d); }
-    else if (a == "--extender-weight") { d = f->extender_weight; number(&d, 0, 100); f->extender_weight = static_cast<int>(d); }
-    else if (a == "--max-pods") { d = 0; number(&d, 0, 1e9); f->max_pods = static_cast<size_t>(d); }
-    else if (a == "--out") value(&f->out);
-    else if (a == "--workload") value(&f->workload);
-    else if (a == "--dump-workload") value(&f->dump);
-    else if (a == "--traces") value(&f->traces);
-    else errors.push_back("unknown flag " + a);
+    if (a == "--quick")
+      f->quick = true;
+    else if (a == "--philly")
+      f->philly = true;
+    else if (a == "--alibaba")
+      f->alibaba = true;
+    else if (a == "--throughput")
+      f->throughput = true;
+    else if (a == "--extender-bin")
+      value(&f->extender_bin);
+    else if (a == "--pods") {
+      d = f->pods;
+      number(&d, 1, 1e6);
+      f->pods = static_cast<int>(d);
+    } else if (a == "--help" || a == "-h")
+      f->help = true;
+    else if (a == "--nodes") {
+      d = f->nodes;
+      number(&d, 1, 100000);
+      f->nodes = static_cast<int>(d);
+    } else if (a == "--gpus-per-node") {
+      d = f->gpus_per_node;
+      number(&d, 1, 64);
+      f->gpus_per_node = static_cast<int>(d);
+    } else if (a == "--hours")
+      number(&f->hours, 0.01, 24 * 365);
+    else if (a == "--drain-hours")
+      number(&f->drain_hours, 0, 24 * 365);
+    else if (a == "--load")
+      number(&f->load, 0.01, 10);
+    else if (a == "--start-day")
+      number(&f->start_day, 0, 1000);
+    else if (a == "--seed") {
+      d = static_cast<double>(f->seed);
+      number(&d, 0, 1e15);
+      f->seed = static_cast<uint64_t>(d);
+    } else if (a == "--extender-weight") {
+      d = f->extender_weight;
+      number(&d, 0, 100);
+      f->extender_weight = static_cast<int>(d);
+    } else if (a == "--max-pods") {
+      d = 0;
+      number(&d, 0, 1e9);
+      f->max_pods = static_cast<size_t>(d);
+    } else if (a == "--out")
+      value(&f->out);
+    else if (a == "--workload")
+      value(&f->workload);
+    else if (a == "--dump-workload")
+      value(&f->dump);
+    else if (a == "--traces")
+      value(&f->traces);
+    else
+      errors.push_back("unknown flag " + a);
   }
   if ((f->philly ? 1 : 0) + (f->alibaba ? 1 : 0) + (f->workload.empty() ? 0 : 1) > 1) {
     errors.push_back("--philly, --alibaba and --workload exclude each other");
@@ -178,8 +212,8 @@ int Main(int argc, char** argv) {
   Workload workload;
   std::string cluster;
   if (f.alibaba) {
-    Status s = ReadAlibabaNodes(f.traces + "/alibaba-gpu-v2023-openb-node-list-gpu-node.csv",
-                                &nodes);
+    Status s =
+        ReadAlibabaNodes(f.traces + "/alibaba-gpu-v2023-openb-node-list-gpu-node.csv", &nodes);
     if (s.ok()) {
       AlibabaOptions ao;
       ao.keep_timing = false;
@@ -245,8 +279,7 @@ int Main(int argc, char** argv) {
 
   TimeMs span = 0;
   for (const JobSpec& j : workload.jobs) span = std::max(span, j.arrival_ms);
-  TimeMs until = f.alibaba ? span + 3'600'000
-                           : span + static_cast<TimeMs>(f.drain_hours * 3.6e6);
+  TimeMs until = f.alibaba ? span + 3'600'000 : span + static_cast<TimeMs>(f.drain_hours * 3.6e6);
   std::cout << "workload: " << workload.description << " (" << workload.jobs.size()
             << " jobs)\ncluster: " << cluster << "\n";
 
@@ -301,8 +334,8 @@ int Main(int argc, char** argv) {
   }
   in.notes.push_back(
       "Same driver, same workload, same seed; 'without' is the driver with the extender off. "
-      "Extender weight " + std::to_string(f.extender_weight) +
-      "; stock score: least-allocated + balanced allocation.");
+      "Extender weight " +
+      std::to_string(f.extender_weight) + "; stock score: least-allocated + balanced allocation.");
   std::cout << "\n" << FormatTable(SideBySide(in.summaries[0], in.summaries[1]));
   Status s = WriteReport(f.out, in);
   if (!s.ok()) {

@@ -24,11 +24,20 @@ std::string Html(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -92,10 +101,9 @@ std::string SummaryJson(const Summary& s) {
     << ", \"steps_on_pred_rack\": " << s.steps_on_pred_rack
     << ", \"function_pods\": " << s.function_pods
     << ", \"function_pods_warm\": " << s.function_pods_warm << ", \"cycles\": " << s.cycles
-    << ", \"bind_failures\": " << s.bind_failures
-    << ", \"extender_errors\": " << s.extender_errors
-    << ", \"wall_seconds\": " << s.wall_seconds
-    << ", \"simulated_hours\": " << s.simulated_hours << "}";
+    << ", \"bind_failures\": " << s.bind_failures << ", \"extender_errors\": " << s.extender_errors
+    << ", \"wall_seconds\": " << s.wall_seconds << ", \"simulated_hours\": " << s.simulated_hours
+    << "}";
   return o.str();
 }
 
@@ -105,8 +113,8 @@ MachineInfo DescribeMachine() {
   MachineInfo m;
   struct utsname u;
   if (uname(&u) == 0) {
-    m.uname = std::string(u.sysname) + " " + u.nodename + " " + u.release + " " + u.version +
-              " " + u.machine;
+    m.uname = std::string(u.sysname) + " " + u.nodename + " " + u.release + " " + u.version + " " +
+              u.machine;
   }
   m.cpus = std::thread::hardware_concurrency();
   std::ifstream cpuinfo("/proc/cpuinfo");
@@ -140,17 +148,19 @@ Status WriteReport(const std::string& dir_name, const ReportInput& in) {
                "whole_free_nodes,full_node_jobs_fit,partly_used_nodes,gpus_free_on_partly_used\n";
     for (const Sample& x : run.samples) {
       samples << static_cast<double>(x.t) / 3.6e6 << ',' << x.gpus_total << ',' << x.gpus_used
-              << ',' << x.gpus_busy << ',' << x.gpus_held_incomplete << ',' << x.pending_pods
-              << ',' << x.whole_free_nodes << ',' << x.full_node_jobs_fit << ','
-              << x.partly_used_nodes << ',' << x.gpus_free_on_partly_used << '\n';
+              << ',' << x.gpus_busy << ',' << x.gpus_held_incomplete << ',' << x.pending_pods << ','
+              << x.whole_free_nodes << ',' << x.full_node_jobs_fit << ',' << x.partly_used_nodes
+              << ',' << x.gpus_free_on_partly_used << '\n';
     }
     Status s = WriteFile(dir / ("samples_" + slug + ".csv"), samples.str());
     if (!s.ok()) return s;
     std::ostringstream jobs;
     jobs << "name,kind,gpus,pods,gang_size,arrival_s,started_s,finished_s,queue_delay_s,racks,"
             "nodes,bound_members\n";
-    std::vector<double> delays;
+    std::vector<double> delays, gang_delays;
     for (const JobRecord& j : run.jobs) {
+      if (j.gang_size > 1 && j.queue_delay_ms >= 0)
+        gang_delays.push_back(j.queue_delay_ms / 1000.0);
       jobs << j.name << ',' << JobKindName(j.kind) << ',' << j.gpus << ',' << j.pods << ','
            << j.gang_size << ',' << j.arrival / 1000.0 << ','
            << (j.started >= 0 ? std::to_string(j.started / 1000.0) : "") << ','
@@ -161,35 +171,38 @@ Status WriteReport(const std::string& dir_name, const ReportInput& in) {
     }
     s = WriteFile(dir / ("jobs_" + slug + ".csv"), jobs.str());
     if (!s.ok()) return s;
-    // Delay CDF: (delay, share of started jobs with at most that delay).
-    std::sort(delays.begin(), delays.end());
-    std::ostringstream cdf;
-    cdf << "delay_s,cdf\n";
-    size_t step = std::max<size_t>(1, delays.size() / 2000);
-    for (size_t k = 0; k < delays.size(); k += step) {
-      cdf << std::max(delays[k], 0.001) << ',' << static_cast<double>(k + 1) / delays.size()
-          << '\n';
-    }
-    if (!delays.empty()) cdf << std::max(delays.back(), 0.001) << ",1\n";
-    s = WriteFile(dir / ("delays_" + slug + ".csv"), cdf.str());
+    // Delay distributions: (delay, share with at most that delay, share waiting longer).
+    auto write_cdf = [&](std::vector<double> v, const std::string& file) {
+      std::sort(v.begin(), v.end());
+      std::ostringstream cdf;
+      cdf << "delay_s,cdf,ccdf\n";
+      size_t step = std::max<size_t>(1, v.size() / 4000);
+      for (size_t k = 0; k < v.size(); k += step) {
+        double c = static_cast<double>(k + 1) / v.size();
+        cdf << std::max(v[k], 0.001) << ',' << c << ',' << std::max(1 - c, 1e-6) << '\n';
+      }
+      if (!v.empty()) cdf << std::max(v.back(), 0.001) << ",1,1e-6\n";
+      return WriteFile(dir / file, cdf.str());
+    };
+    s = write_cdf(delays, "delays_" + slug + ".csv");
+    if (!s.ok()) return s;
+    s = write_cdf(gang_delays, "gang_delays_" + slug + ".csv");
     if (!s.ok()) return s;
   }
   for (size_t r = 0; r < in.curves.size(); ++r) {
     std::ostringstream c;
     c << "x,y\n";
     for (const auto& [x, y] : in.curves[r]) c << x << ',' << y << '\n';
-    Status s = WriteFile(dir / ("curve_" + (r < slugs.size() ? slugs[r] : std::to_string(r)) +
-                                ".csv"),
-                         c.str());
+    Status s = WriteFile(
+        dir / ("curve_" + (r < slugs.size() ? slugs[r] : std::to_string(r)) + ".csv"), c.str());
     if (!s.ok()) return s;
   }
   {
     std::ostringstream j;
     j << "{\n  \"title\": " << Json(in.title) << ",\n  \"command\": " << Json(in.command)
       << ",\n  \"workload\": " << Json(in.workload) << ",\n  \"cluster\": " << Json(in.cluster)
-      << ",\n  \"machine\": {\"uname\": " << Json(machine.uname)
-      << ", \"nproc\": " << machine.cpus << ", \"cpu_model\": " << Json(machine.cpu_model)
-      << "},\n  \"runs\": [";
+      << ",\n  \"machine\": {\"uname\": " << Json(machine.uname) << ", \"nproc\": " << machine.cpus
+      << ", \"cpu_model\": " << Json(machine.cpu_model) << "},\n  \"runs\": [";
     for (size_t k = 0; k < in.summaries.size(); ++k) {
       j << (k ? ",\n    " : "\n    ") << SummaryJson(in.summaries[k]);
     }
@@ -204,12 +217,12 @@ Status WriteReport(const std::string& dir_name, const ReportInput& in) {
   gp << "# Made by mlsched-sim; run `gnuplot plots.gp` in this folder to redraw.\n"
         "set terminal svg size 900,420 dynamic font 'sans,11'\nset datafile separator ','\n"
         "set key outside right\nset grid\n";
-  auto plot_runs = [&](const std::string& file, const std::string& title,
-                       const std::string& xlabel, const std::string& ylabel,
-                       const std::string& prefix, const std::string& using_expr,
-                       const std::string& extra) {
+  auto plot_runs = [&](const std::string& file, const std::string& title, const std::string& xlabel,
+                       const std::string& ylabel, const std::string& prefix,
+                       const std::string& using_expr, const std::string& extra) {
     gp << "set output '" << file << "'\nset title '" << title << "'\nset xlabel '" << xlabel
-       << "'\nset ylabel '" << ylabel << "'\n" << extra << "plot ";
+       << "'\nset ylabel '" << ylabel << "'\n"
+       << extra << "plot ";
     for (size_t r = 0; r < slugs.size(); ++r) {
       gp << (r ? ", " : "") << "'" << prefix << slugs[r] << ".csv' skip 1 using " << using_expr
          << " with lines lw 2 title '" << in.runs[r]->label << "'";
@@ -222,14 +235,25 @@ Status WriteReport(const std::string& dir_name, const ReportInput& in) {
               "1:(100*$3/$2)", "set yrange [0:100]\n");
     plot_runs("busy.svg", "GPUs doing useful work (not held by a waiting gang)", "hours",
               "% of GPUs", "samples_", "1:(100*$4/$2)", "set yrange [0:100]\n");
-    plot_runs("held.svg", "GPUs held by gangs that have not started", "hours", "GPUs",
-              "samples_", "1:5", "set yrange [0:*]\n");
-    plot_runs("fragmentation.svg", "Node-sized (8-GPU) jobs that could start now", "hours",
-              "jobs", "samples_", "1:8", "set yrange [0:*]\n");
-    plot_runs("stranded.svg", "GPUs free on partly used nodes", "hours", "GPUs", "samples_",
-              "1:10", "set yrange [0:*]\n");
-    plot_runs("delay_cdf.svg", "Queueing delay of jobs (CDF)", "delay (s, log)",
-              "share of jobs", "delays_", "1:2", "set logscale x\nset yrange [0:1]\n");
+    plot_runs("held.svg", "GPUs held by gangs that have not started", "hours", "GPUs", "samples_",
+              "1:5", "set yrange [0:*]\n");
+    plot_runs("fragmentation.svg", "Node-sized (8-GPU) jobs that could start now", "hours", "jobs",
+              "samples_", "1:8", "set yrange [0:*]\n");
+    plot_runs("stranded.svg", "GPUs free on partly used nodes", "hours", "GPUs", "samples_", "1:10",
+              "set yrange [0:*]\n");
+    plot_runs("delay_ccdf.svg", "Queueing delay of all jobs: share waiting longer than x",
+              "delay (s, log)", "share of jobs (log)", "delays_", "1:3",
+              "set logscale xy\nset yrange [1e-4:1]\n");
+    bool any_gang = false;
+    for (const RunResult* r : in.runs) {
+      for (const JobRecord& j : r->jobs) {
+        any_gang = any_gang || (j.gang_size > 1 && j.queue_delay_ms >= 0);
+      }
+    }
+    if (any_gang) {
+      plot_runs("gang_delay_cdf.svg", "Queueing delay of gangs (CDF)", "delay (s, log)",
+                "share of gangs", "gang_delays_", "1:2", "set logscale x\nset yrange [0:1]\n");
+    }
   }
   if (!in.curves.empty()) {
     plot_runs("curve.svg", in.curve_title, in.curve_x, in.curve_y, "curve_", "1:2",
@@ -265,16 +289,17 @@ Status WriteReport(const std::string& dir_name, const ReportInput& in) {
   h << "</table>\n";
   for (const std::string& n : in.notes) h << "<p>" << Html(n) << "</p>\n";
   if (plotted) {
-    for (const std::string& img : images) h << "<p><img src='" << img << "' alt='" << img << "'></p>\n";
+    for (const std::string& img : images)
+      h << "<p><img src='" << img << "' alt='" << img << "'></p>\n";
   } else {
     h << "<p><i>gnuplot was not found or failed (see gnuplot.log): no plots. The data are in the "
          "CSV files; plots.gp draws them.</i></p>\n";
   }
   h << "<h2>Raw numbers</h2><ul><li><a href='summary.json'>summary.json</a></li>";
   for (const std::string& sl : slugs) {
-    h << "<li><a href='samples_" << sl << ".csv'>samples_" << sl << ".csv</a>, <a href='jobs_"
-      << sl << ".csv'>jobs_" << sl << ".csv</a>, <a href='delays_" << sl << ".csv'>delays_" << sl
-      << ".csv</a></li>";
+    h << "<li><a href='samples_" << sl << ".csv'>samples_" << sl << ".csv</a>, <a href='jobs_" << sl
+      << ".csv'>jobs_" << sl << ".csv</a>, <a href='delays_" << sl << ".csv'>delays_" << sl
+      << ".csv</a>, <a href='gang_delays_" << sl << ".csv'>gang_delays_" << sl << ".csv</a></li>";
   }
   h << "</ul>\n<h2>Made by</h2><p><code>" << Html(in.command) << "</code></p>\n<p>"
     << Html(machine.uname) << "<br>nproc " << machine.cpus << ", " << Html(machine.cpu_model)

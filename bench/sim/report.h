@@ -20,15 +20,15 @@ MachineInfo DescribeMachine();
 
 struct ReportInput {
   std::string title;
-  std::string command;      // the command line that made the report
-  std::string workload;     // the workload's description
-  std::string cluster;      // the cluster's description
-  std::vector<const RunResult*> runs;       // with, without (same order as summaries)
+  std::string command;                 // the command line that made the report
+  std::string workload;                // the workload's description
+  std::string cluster;                 // the cluster's description
+  std::vector<const RunResult*> runs;  // with, without (same order as summaries)
   std::vector<Summary> summaries;
   // Extra curves (FGD replay): x, y per run; written as CSV and plotted when non-empty.
   std::string curve_title, curve_x, curve_y;
   std::vector<std::vector<std::pair<double, double>>> curves;
-  std::vector<std::string> notes;            // lines shown under the table
+  std::vector<std::string> notes;  // lines shown under the table
 };
 
 // Creates `dir` (and parents) and writes index.html, summary.json, samples_<run>.csv,

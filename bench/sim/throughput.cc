@@ -2,14 +2,13 @@
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <fcntl.h>
 
 #include <chrono>
 #include <cstdio>
@@ -35,13 +34,18 @@ class FakeApiWriter : public ClusterWriter {
   explicit FakeApiWriter(fakes::FakeApiServer* api) : api_(api) {}
   static fakes::Kind Map(Kind k) {
     switch (k) {
-      case Kind::kNode: return fakes::Kind::kNode;
-      case Kind::kPod: return fakes::Kind::kPod;
-      case Kind::kPodGroup: return fakes::Kind::kPodGroup;
+      case Kind::kNode:
+        return fakes::Kind::kNode;
+      case Kind::kPod:
+        return fakes::Kind::kPod;
+      case Kind::kPodGroup:
+        return fakes::Kind::kPodGroup;
     }
     return fakes::Kind::kPod;
   }
-  Status Upsert(Kind kind, const std::string& json) override { return api_->Upsert(Map(kind), json); }
+  Status Upsert(Kind kind, const std::string& json) override {
+    return api_->Upsert(Map(kind), json);
+  }
   Status Delete(Kind kind, const std::string& ns, const std::string& name) override {
     return api_->Delete(Map(kind), ns, name) ? Status::Ok() : Status::NotFound(name);
   }
@@ -105,6 +109,10 @@ struct Figure {
   int64_t bound = 0;
   double seconds = 0, pods_per_s = 0;
   int64_t errors = 0;
+  double filter_ms = 0, prioritize_ms = 0;  // mean wall time per call as the driver saw it
+  // What the serial scheduling cycle alone allows: pods / (time in filter + prioritize + the
+  // driver's own cycle time), i.e. as if binding were free (kube-scheduler binds async).
+  double cycle_pods_per_s = 0;
 };
 
 Figure RunNone(const std::vector<policy::Node>& nodes, int pods) {
@@ -119,6 +127,7 @@ Figure RunNone(const std::vector<policy::Node>& nodes, int pods) {
   Summary s = Summarize(r);
   Figure f{static_cast<int>(nodes.size()), "without", s.pods_bound, r.wall_seconds, 0, 0};
   f.pods_per_s = r.wall_seconds > 0 ? s.pods_bound / r.wall_seconds : 0;
+  f.cycle_pods_per_s = f.pods_per_s;
   return f;
 }
 
@@ -150,7 +159,8 @@ int RunThroughput(const ThroughputOptions& o) {
       return 1;
     }
     FakeApiWriter writer(&api);
-    for (const policy::Node& node : nodes) writer.Upsert(ClusterWriter::Kind::kNode, NodeJson(node));
+    for (const policy::Node& node : nodes)
+      writer.Upsert(ClusterWriter::Kind::kNode, NodeJson(node));
     int port = FreePort();
     std::string log = (fs::path(o.out_dir) / ("extender-" + std::to_string(n) + ".log")).string();
     std::string port_s = std::to_string(port), master = api.url();
@@ -191,6 +201,12 @@ int RunThroughput(const ThroughputOptions& o) {
       f.seconds = r.wall_seconds;
       f.pods_per_s = r.wall_seconds > 0 ? sum.pods_bound / r.wall_seconds : 0;
       f.errors = r.extender_errors + r.bind_failures + ext.write_errors();
+      if (ext.filter_calls() > 0) f.filter_ms = 1000 * ext.filter_seconds() / ext.filter_calls();
+      if (ext.prioritize_calls() > 0) {
+        f.prioritize_ms = 1000 * ext.prioritize_seconds() / ext.prioritize_calls();
+      }
+      double cycle_s = ext.filter_seconds() + ext.prioritize_seconds() + figures.back().seconds;
+      if (cycle_s > 0) f.cycle_pods_per_s = sum.pods_bound / cycle_s;
       d.SetExtender(nullptr);
     } else {
       std::cerr << "mlsched-sim: the extender did not become ready (see " << log << ")\n";
@@ -213,19 +229,30 @@ int RunThroughput(const ThroughputOptions& o) {
     figures.push_back(f);
   }
 
-  std::vector<std::vector<std::string>> rows = {
-      {"nodes", "mode", "pods bound", "wall s", "pods/s", "errors"}};
+  std::vector<std::vector<std::string>> rows = {{"nodes", "mode", "pods bound", "wall s",
+                                                 "pods/s bound", "cycle-limited pods/s",
+                                                 "filter ms", "prioritize ms", "errors"}};
   std::ostringstream csv;
-  csv << "nodes,mode,pods_bound,wall_seconds,pods_per_second,errors\n";
+  csv << "nodes,mode,pods_bound,wall_seconds,pods_per_second,cycle_pods_per_second,filter_ms,"
+         "prioritize_ms,errors\n";
   char buf[64];
   for (const Figure& f : figures) {
     std::snprintf(buf, sizeof buf, "%.1f", f.pods_per_s);
     std::string pps = buf;
     std::snprintf(buf, sizeof buf, "%.3f", f.seconds);
-    rows.push_back({std::to_string(f.nodes), f.mode, std::to_string(f.bound), buf, pps,
-                    std::to_string(f.errors)});
+    std::string wall = buf, fm = "-", pm = "-";
+    if (f.filter_ms > 0) {
+      std::snprintf(buf, sizeof buf, "%.2f", f.filter_ms);
+      fm = buf;
+      std::snprintf(buf, sizeof buf, "%.2f", f.prioritize_ms);
+      pm = buf;
+    }
+    std::snprintf(buf, sizeof buf, "%.1f", f.cycle_pods_per_s);
+    rows.push_back({std::to_string(f.nodes), f.mode, std::to_string(f.bound), wall, pps, buf, fm,
+                    pm, std::to_string(f.errors)});
     csv << f.nodes << ',' << f.mode << ',' << f.bound << ',' << f.seconds << ',' << f.pods_per_s
-        << ',' << f.errors << '\n';
+        << ',' << f.cycle_pods_per_s << ',' << f.filter_ms << ',' << f.prioritize_ms << ','
+        << f.errors << '\n';
   }
   std::cout << "\nscheduling throughput, " << o.pods << " one-GPU pods pending at once\n"
             << FormatTable(rows);
@@ -233,12 +260,13 @@ int RunThroughput(const ThroughputOptions& o) {
   std::ofstream(fs::path(o.out_dir) / "throughput.csv") << csv.str();
   std::ofstream j(fs::path(o.out_dir) / "throughput.txt");
   j << "command: " << o.command << "\nmachine: " << m.uname << "\nnproc: " << m.cpus
-    << "\ncpu: " << m.cpu_model << "\n\n" << FormatTable(rows);
+    << "\ncpu: " << m.cpu_model << "\n\n"
+    << FormatTable(rows);
   std::cout << "written: " << o.out_dir << "/throughput.csv, throughput.txt\n";
   for (const Figure& f : figures) {
     if (f.bound < o.pods) {
-      std::cerr << "mlsched-sim: only " << f.bound << " of " << o.pods << " pods bound ("
-                << f.mode << ", " << f.nodes << " nodes)\n";
+      std::cerr << "mlsched-sim: only " << f.bound << " of " << o.pods << " pods bound (" << f.mode
+                << ", " << f.nodes << " nodes)\n";
       return 1;
     }
   }

@@ -11,10 +11,10 @@ namespace mlsched::bench {
 
 struct ThroughputOptions {
   std::vector<int> node_counts = {1000, 5000};
-  int pods = 2000;                 // one-GPU pods, all pending at once
-  std::string extender_bin;        // path of mlsched-extender
-  std::string out_dir;             // where throughput.csv/json and the extender log go
-  std::string command;             // for the report
+  int pods = 2000;           // one-GPU pods, all pending at once
+  std::string extender_bin;  // path of mlsched-extender
+  std::string out_dir;       // where throughput.csv/json and the extender log go
+  std::string command;       // for the report
   unsigned seed = 1;
 };
 

@@ -49,16 +49,33 @@ struct Gen {
   std::uniform_real_distribution<double> uni{0.0, 1.0};
   double U() { return uni(rng); }
 
-  int64_t CpuPerGpu() { return std::min<int64_t>(11'000, static_cast<int64_t>(LogInterp(
-      {{0, 2'000}, {0.1, 3'152}, {0.25, 4'000}, {0.5, 9'810}, {0.75, 11'908}, {1, 24'200}}, U())));
+  int64_t CpuPerGpu() {
+    return std::min<int64_t>(
+        11'000,
+        static_cast<int64_t>(LogInterp(
+            {{0, 2'000}, {0.1, 3'152}, {0.25, 4'000}, {0.5, 9'810}, {0.75, 11'908}, {1, 24'200}},
+            U())));
   }
-  int64_t MemPerGpu() { return std::min<int64_t>(45 * 1024, static_cast<int64_t>(LogInterp(
-      {{0, 2'048}, {0.1, 5'600}, {0.25, 10'600}, {0.5, 31'250}, {0.75, 48'128}, {1, 93'184}},
-      U()))) * kMiB;
+  int64_t MemPerGpu() {
+    return std::min<int64_t>(45 * 1024, static_cast<int64_t>(LogInterp({{0, 2'048},
+                                                                        {0.1, 5'600},
+                                                                        {0.25, 10'600},
+                                                                        {0.5, 31'250},
+                                                                        {0.75, 48'128},
+                                                                        {1, 93'184}},
+                                                                       U()))) *
+           kMiB;
   }
   double CpuPodSeconds() {
-    return LogInterp({{0, 10}, {0.1, 80}, {0.25, 167}, {0.5, 540}, {0.75, 1'974}, {0.9, 6'574},
-                      {0.99, 99'719}, {1, 200'000}}, U());
+    return LogInterp({{0, 10},
+                      {0.1, 80},
+                      {0.25, 167},
+                      {0.5, 540},
+                      {0.75, 1'974},
+                      {0.9, 6'574},
+                      {0.99, 99'719},
+                      {1, 200'000}},
+                     U());
   }
 };
 
@@ -66,9 +83,9 @@ struct Gen {
 
 int SamplePhillyGpus(double u) {
   // Cumulative shares of the Philly table (12 and 24 GPUs folded into 16 and 32).
-  static const std::pair<double, int> kTable[] = {
-      {0.9317, 1}, {0.9538, 2}, {0.9765, 4}, {0.9965, 8}, {0.99905, 16},
-      {0.99987, 32}, {0.99995, 64}, {1.0, 128}};
+  static const std::pair<double, int> kTable[] = {{0.9317, 1},   {0.9538, 2},   {0.9765, 4},
+                                                  {0.9965, 8},   {0.99905, 16}, {0.99987, 32},
+                                                  {0.99995, 64}, {1.0, 128}};
   for (const auto& [c, g] : kTable) {
     if (u < c) return g;
   }
@@ -76,8 +93,15 @@ int SamplePhillyGpus(double u) {
 }
 
 double SamplePhillyDurationSeconds(double u) {
-  return LogInterp({{0, 1}, {0.10, 61}, {0.25, 115}, {0.50, 1'144}, {0.75, 2'932},
-                    {0.90, 11'266}, {0.99, 254'884}, {1.0, 4'628'226}}, u);
+  return LogInterp({{0, 1},
+                    {0.10, 61},
+                    {0.25, 115},
+                    {0.50, 1'144},
+                    {0.75, 2'932},
+                    {0.90, 11'266},
+                    {0.99, 254'884},
+                    {1.0, 4'628'226}},
+                   u);
 }
 
 JobSpec MakeGpuJob(const std::string& name, TimeMs arrival, int64_t gpus, TimeMs duration,
@@ -135,8 +159,9 @@ Workload Generate(const GeneratorOptions& o) {
     const double span = static_cast<double>(o.span_ms) / 1000.0;
     for (int k = 0; k < n; ++k) {
       double gpus = SamplePhillyGpus(u(cal));
-      double s = static_cast<double>(Clamp(SamplePhillyDurationSeconds(u(cal)),
-                                           o.max_duration_ms)) / 1000.0;
+      double s =
+          static_cast<double>(Clamp(SamplePhillyDurationSeconds(u(cal)), o.max_duration_ms)) /
+          1000.0;
       // Only the part of the run inside the window counts: `load` is the GPU-time offered
       // within the simulated span (a long job arriving late adds little to it).
       double left = span * (1.0 - u(cal));
@@ -147,8 +172,8 @@ Workload Generate(const GeneratorOptions& o) {
   // Pipelines and functions take a little GPU-time of their own; the GPU jobs fill the rest.
   double other_gpu_s = o.pipelines_per_hour * (span_s / 3600) * (2.5 * 3'000 + 600) +
                        o.function_bursts_per_hour * (span_s / 3600) * 32 * 120;
-  double target = std::max(0.0, o.load * static_cast<double>(o.cluster_gpus) * span_s -
-                                    other_gpu_s);
+  double target =
+      std::max(0.0, o.load * static_cast<double>(o.cluster_gpus) * span_s - other_gpu_s);
   double jobs_per_s = mean_gpu_s > 0 ? target / mean_gpu_s / span_s : 0;
   char desc[256];
   std::snprintf(desc, sizeof desc,
@@ -172,8 +197,8 @@ Workload Generate(const GeneratorOptions& o) {
       int gpus = SamplePhillyGpus(g.U());
       TimeMs d = Clamp(SamplePhillyDurationSeconds(g.U()), o.max_duration_ms);
       bool pg = g.U() < o.pod_group_share;
-      w.jobs.push_back(MakeGpuJob(next_name(gpus > o.gpus_per_node ? "train" : "gpu"), at, gpus,
-                                  d, g.CpuPerGpu(), g.MemPerGpu(), o.gpus_per_node, pg,
+      w.jobs.push_back(MakeGpuJob(next_name(gpus > o.gpus_per_node ? "train" : "gpu"), at, gpus, d,
+                                  g.CpuPerGpu(), g.MemPerGpu(), o.gpus_per_node, pg,
                                   o.controller_stagger_ms));
       if (g.U() < o.cpu_pods_per_gpu_job) {
         JobSpec c;
@@ -185,8 +210,8 @@ Workload Generate(const GeneratorOptions& o) {
         p.pod.name = c.name;
         double cu = g.U();
         int64_t cpu = cu < 0.1 ? 8'000 : cu < 0.6 ? 12'500 : 32'000;
-        int64_t mem = static_cast<int64_t>(LogInterp(
-            {{0, 16}, {0.1, 30}, {0.5, 50}, {0.75, 56}, {1, 61}}, g.U()) * kGiB);
+        int64_t mem = static_cast<int64_t>(
+            LogInterp({{0, 16}, {0.1, 30}, {0.5, 50}, {0.75, 56}, {1, 61}}, g.U()) * kGiB);
         p.pod.requests = Request(cpu, mem, 0);
         p.duration_ms = Clamp(g.CpuPodSeconds(), o.max_duration_ms);
         c.pods.push_back(std::move(p));
@@ -211,13 +236,16 @@ Workload Generate(const GeneratorOptions& o) {
         p.pod.name = j.name + "-" + kSteps[k];
         int64_t gpus = k == 2 ? train_gpus : k == 3 ? 1 : 0;
         int64_t cpu = k == 0 ? 8'000 : k == 1 ? 16'000 : k == 4 ? 2'000 : 4'000 * gpus;
-        int64_t mem = k == 1 ? 64 * kGiB : k == 4 ? 4 * kGiB : 16 * kGiB * std::max<int64_t>(1, gpus);
+        int64_t mem = k == 1   ? 64 * kGiB
+                      : k == 4 ? 4 * kGiB
+                               : 16 * kGiB * std::max<int64_t>(1, gpus);
         p.pod.requests = Request(cpu, mem, gpus);
         p.pod.images.push_back(std::string("registry.example/pipeline-") + kSteps[k] + ":v1");
         p.pod.annotations.Set(kPipelineAnnotation, j.name);
         p.pod.annotations.Set(kStepAnnotation, kSteps[k]);
-        double minutes = k == 2 ? std::min(240.0, SamplePhillyDurationSeconds(g.U()) / 60)
-                                : k == 4 ? 2 + 3 * g.U() : 10 + 20 * g.U();
+        double minutes = k == 2   ? std::min(240.0, SamplePhillyDurationSeconds(g.U()) / 60)
+                         : k == 4 ? 2 + 3 * g.U()
+                                  : 10 + 20 * g.U();
         p.duration_ms = std::max<TimeMs>(1000, static_cast<TimeMs>(minutes * kMinuteMs));
         if (k > 0) {
           p.pod.annotations.Set(kAfterAnnotation, kSteps[k - 1]);
@@ -258,9 +286,8 @@ Workload Generate(const GeneratorOptions& o) {
     }
   }
 
-  std::stable_sort(w.jobs.begin(), w.jobs.end(), [](const JobSpec& a, const JobSpec& b) {
-    return a.arrival_ms < b.arrival_ms;
-  });
+  std::stable_sort(w.jobs.begin(), w.jobs.end(),
+                   [](const JobSpec& a, const JobSpec& b) { return a.arrival_ms < b.arrival_ms; });
   return w;
 }
 

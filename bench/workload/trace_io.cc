@@ -194,10 +194,10 @@ Status ParseWorkloadCsv(const std::string& text, int gpus_per_node, Workload* ou
         w.jobs.push_back(std::move(j));
       } else {
         int64_t per_gpu_cpu = cpu >= 0 ? cpu / std::min<int64_t>(gpus, gpus_per_node) : 4'000;
-        int64_t per_gpu_mem = mem >= 0 ? mem / std::min<int64_t>(gpus, gpus_per_node)
-                                       : 16 * 1024 * kMiB;
-        JobSpec j = MakeGpuJob(name, at, gpus, dur, per_gpu_cpu, per_gpu_mem, gpus_per_node,
-                               false, 20);
+        int64_t per_gpu_mem =
+            mem >= 0 ? mem / std::min<int64_t>(gpus, gpus_per_node) : 16 * 1024 * kMiB;
+        JobSpec j =
+            MakeGpuJob(name, at, gpus, dur, per_gpu_cpu, per_gpu_mem, gpus_per_node, false, 20);
         for (PodSpec& ps : j.pods) ps.pod.priority = static_cast<int32_t>(prio_d);
         w.jobs.push_back(std::move(j));
       }
@@ -262,16 +262,16 @@ Status ParseWorkloadCsv(const std::string& text, int gpus_per_node, Workload* ou
       }
     }
   }
-  std::stable_sort(w.jobs.begin(), w.jobs.end(), [](const JobSpec& a, const JobSpec& b) {
-    return a.arrival_ms < b.arrival_ms;
-  });
+  std::stable_sort(w.jobs.begin(), w.jobs.end(),
+                   [](const JobSpec& a, const JobSpec& b) { return a.arrival_ms < b.arrival_ms; });
   *out = std::move(w);
   return Status::Ok();
 }
 
 std::string FormatWorkloadCsv(const Workload& w) {
-  std::string out = "submit_s,duration_s,num_gpus,cpu_milli,memory_mib,kind,name,priority,group,"
-                    "step,after\n";
+  std::string out =
+      "submit_s,duration_s,num_gpus,cpu_milli,memory_mib,kind,name,priority,group,"
+      "step,after\n";
   char buf[512];
   for (const JobSpec& j : w.jobs) {
     double at = static_cast<double>(j.arrival_ms) / 1000.0;
@@ -289,10 +289,9 @@ std::string FormatWorkloadCsv(const Workload& w) {
           }
           std::snprintf(buf, sizeof buf, "%.3f,%.3f,%lld,%lld,%lld,pipeline,,%d,%s,%s,%s\n", at,
                         static_cast<double>(p.duration_ms) / 1000.0,
-                        static_cast<long long>(p.pod.requests.Scalar(kGpuResource)), cpu(p),
-                        mem(p), p.pod.priority, j.name.c_str(),
-                        std::string(p.pod.annotations.Get(kStepAnnotation)).c_str(),
-                        after.c_str());
+                        static_cast<long long>(p.pod.requests.Scalar(kGpuResource)), cpu(p), mem(p),
+                        p.pod.priority, j.name.c_str(),
+                        std::string(p.pod.annotations.Get(kStepAnnotation)).c_str(), after.c_str());
           out += buf;
         }
         break;
@@ -309,8 +308,7 @@ std::string FormatWorkloadCsv(const Workload& w) {
         std::snprintf(buf, sizeof buf, "%.3f,%.3f,%lld,%lld,%lld,%s,%s,%d,,,\n", at,
                       static_cast<double>(first.duration_ms) / 1000.0,
                       static_cast<long long>(j.Gpus()), cpu(first), mem(first),
-                      j.kind == JobKind::kCpu ? "cpu" : "gpu", j.name.c_str(),
-                      first.pod.priority);
+                      j.kind == JobKind::kCpu ? "cpu" : "gpu", j.name.c_str(), first.pod.priority);
         out += buf;
         break;
     }
@@ -333,7 +331,11 @@ Status ReadPhilly(const std::string& path, const PhillyOptions& o, Workload* out
   if (ts < 0 || du < 0 || ng < 0) {
     return Status::InvalidArgument(path + ": expected columns timestamp,duration,num_gpus");
   }
-  struct Row { int64_t t; double d; int64_t g; };
+  struct Row {
+    int64_t t;
+    double d;
+    int64_t g;
+  };
   std::vector<Row> rows;
   rows.reserve(t.rows.size());
   for (const auto& [line, row] : t.rows) {
@@ -362,8 +364,8 @@ Status ReadPhilly(const std::string& path, const PhillyOptions& o, Workload* out
     h = h * 6364136223846793005ULL + 1442695040888963407ULL;
     bool pg = static_cast<double>(h >> 11) / 9007199254740992.0 < o.pod_group_share;
     TimeMs d = std::clamp<TimeMs>(static_cast<TimeMs>(r.d * 1000), 1000, o.max_duration_ms);
-    w.jobs.push_back(MakeGpuJob(name, (r.t - begin) * 1000, r.g, d, 4'000, 16LL << 30,
-                                o.gpus_per_node, pg, 20));
+    w.jobs.push_back(
+        MakeGpuJob(name, (r.t - begin) * 1000, r.g, d, 4'000, 16LL << 30, o.gpus_per_node, pg, 20));
   }
   char desc[256];
   std::snprintf(desc, sizeof desc, "Philly %s: %zu jobs submitted in %.1f h from day %.1f",
@@ -404,8 +406,8 @@ Status ReadAlibabaNodes(const std::string& path, std::vector<policy::Node>* out)
     n.labels.Set(kBlockLabel, "block-" + std::to_string(block));
     n.labels.Set(kRackLabel, "rack-" + std::to_string(rack));
     if (model >= 0 && !row[model].empty()) n.labels.Set("nvidia.com/gpu.product", row[model]);
-    n.allocatable = Request(static_cast<int64_t>(c), static_cast<int64_t>(m) * kMiB,
-                            static_cast<int64_t>(g));
+    n.allocatable =
+        Request(static_cast<int64_t>(c), static_cast<int64_t>(m) * kMiB, static_cast<int64_t>(g));
     n.allocatable.pods = 110;
     nodes.push_back(std::move(n));
   }
@@ -449,8 +451,8 @@ Status ReadAlibabaPods(const std::string& path, const AlibabaOptions& o, Workloa
     PodSpec p;
     p.pod.ns = "alibaba";
     p.pod.name = row[name];
-    p.pod.requests = Request(static_cast<int64_t>(c), static_cast<int64_t>(m) * kMiB,
-                             static_cast<int64_t>(g));
+    p.pod.requests =
+        Request(static_cast<int64_t>(c), static_cast<int64_t>(m) * kMiB, static_cast<int64_t>(g));
     if (o.keep_timing) {
       j.arrival_ms = static_cast<TimeMs>(created * 1000);
       double start = scheduled >= 0 ? scheduled : created;
@@ -464,9 +466,8 @@ Status ReadAlibabaPods(const std::string& path, const AlibabaOptions& o, Workloa
     if (o.max_pods > 0 && w.jobs.size() >= o.max_pods) break;
   }
   if (w.jobs.empty()) return Status::InvalidArgument(path + ": no pods");
-  std::stable_sort(w.jobs.begin(), w.jobs.end(), [](const JobSpec& a, const JobSpec& b) {
-    return a.arrival_ms < b.arrival_ms;
-  });
+  std::stable_sort(w.jobs.begin(), w.jobs.end(),
+                   [](const JobSpec& a, const JobSpec& b) { return a.arrival_ms < b.arrival_ms; });
   char desc[256];
   std::snprintf(desc, sizeof desc,
                 "Alibaba %s: %zu pods (%lld GPU-sharing pods rounded up to a whole GPU)",

@@ -24,9 +24,9 @@ struct GeneratorOptions {
   double pipelines_per_hour = 6;        // 5-step pipeline runs
   double function_bursts_per_hour = 3;  // bursts of 16..48 pods of one of `functions`
   int functions = 6;
-  double pod_group_share = 0.3;         // gangs declared by a scheduler-plugins PodGroup
+  double pod_group_share = 0.3;                 // gangs declared by a scheduler-plugins PodGroup
   TimeMs max_duration_ms = 24LL * 3600 * 1000;  // cap on one job's run time
-  TimeMs controller_stagger_ms = 20;    // gang members are created this far apart
+  TimeMs controller_stagger_ms = 20;            // gang members are created this far apart
 };
 
 // Generates a workload; the same options give the same workload.
@@ -58,11 +58,11 @@ std::string FormatWorkloadCsv(const Workload& workload);
 
 // ---- Microsoft Philly (philly-adaptdl-simulator.csv). ----
 struct PhillyOptions {
-  double start_day = 30;     // offset from the first submission (the trace starts sparse)
-  double hours = 24;         // window of submissions to replay
+  double start_day = 30;  // offset from the first submission (the trace starts sparse)
+  double hours = 24;      // window of submissions to replay
   int gpus_per_node = 8;
   TimeMs max_duration_ms = 24LL * 3600 * 1000;
-  std::string cluster;       // only this virtual cluster (empty: all)
+  std::string cluster;  // only this virtual cluster (empty: all)
   double pod_group_share = 0.3;
 };
 Status ReadPhilly(const std::string& path, const PhillyOptions& options, Workload* out);
@@ -75,8 +75,8 @@ struct AlibabaOptions {
   bool include_pending = false;  // pods that never ran in the trace
   // Fractional GPU requests (GPU sharing, 37.8% of the pods) ask a whole GPU: the stock
   // scheduler cannot share one without a device plugin extension.
-  bool keep_timing = true;       // false: every pod arrives 1 s after the previous, never ends
-  size_t max_pods = 0;           // 0: all
+  bool keep_timing = true;  // false: every pod arrives 1 s after the previous, never ends
+  size_t max_pods = 0;      // 0: all
 };
 Status ReadAlibabaPods(const std::string& path, const AlibabaOptions& options, Workload* out);
 

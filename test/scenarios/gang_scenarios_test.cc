@@ -26,18 +26,17 @@ TEST_CASE("two 8-GPU gangs on 12 free GPUs: one completes, the other waits holdi
     auto a = run.driver->Job("gang-a"), b = run.driver->Job("gang-b");
     REQUIRE(a);
     REQUIRE(b);
-    MESSAGE((mlsched ? "with" : "without") << " mlsched at 5 min: gang-a bound "
-                                           << a->bound_members << ", gang-b bound "
-                                           << b->bound_members << ", GPUs used " << mid.gpus_used
-                                           << ", held by incomplete gangs "
-                                           << mid.gpus_held_incomplete);
+    MESSAGE((mlsched ? "with" : "without")
+            << " mlsched at 5 min: gang-a bound " << a->bound_members << ", gang-b bound "
+            << b->bound_members << ", GPUs used " << mid.gpus_used << ", held by incomplete gangs "
+            << mid.gpus_held_incomplete);
     if (mlsched) {
-      CHECK(a->started + b->started >= 0);           // exactly one of them runs
+      CHECK(a->started + b->started >= 0);  // exactly one of them runs
       CHECK(((a->started >= 0) != (b->started >= 0)));
-      CHECK(mid.gpus_held_incomplete == 0);          // the waiting gang holds nothing
+      CHECK(mid.gpus_held_incomplete == 0);  // the waiting gang holds nothing
       CHECK(mid.gpus_used == 8);
     } else {
-      CHECK(a->started < 0);                         // the deadlock: neither can start
+      CHECK(a->started < 0);  // the deadlock: neither can start
       CHECK(b->started < 0);
       CHECK(mid.gpus_held_incomplete == 12);
     }
@@ -63,12 +62,16 @@ TEST_CASE("gangs mixed with ordinary pods: every gang completes, none holds GPUs
     Run run(mlsched, Cluster(1, 1, 2, 2, 8));  // 4 nodes, 32 GPUs
     // Three gangs of 3 x 4 GPUs and 12 two-GPU pods, arriving interleaved over a minute.
     for (int g = 0; g < 3; ++g) {
-      REQUIRE(run.driver->Submit(Gang("gang-" + std::to_string(g), 3, 4, 20 * kMinute,
-                                      g * 10 * kSecond, 3, g)).ok());
+      REQUIRE(run.driver
+                  ->Submit(
+                      Gang("gang-" + std::to_string(g), 3, 4, 20 * kMinute, g * 10 * kSecond, 3, g))
+                  .ok());
     }
     for (int k = 0; k < 12; ++k) {
-      REQUIRE(run.driver->Submit(Single("pod-" + std::to_string(k), 2, (5 + k) * kMinute,
-                                        k * 5 * kSecond)).ok());
+      REQUIRE(
+          run.driver
+              ->Submit(Single("pod-" + std::to_string(k), 2, (5 + k) * kMinute, k * 5 * kSecond))
+              .ok());
     }
     run.driver->RunUntil(6 * kHour);
     s[mlsched ? 0 : 1] = run.Summarize();
@@ -83,18 +86,20 @@ TEST_CASE("gangs mixed with ordinary pods: every gang completes, none holds GPUs
 TEST_CASE("a gang larger than the cluster waits and holds nothing") {
   Summary s[2];
   for (bool mlsched : {true, false}) {
-    Run run(mlsched, Cluster(1, 1, 1, 3, 4));  // 12 GPUs
+    Run run(mlsched, Cluster(1, 1, 1, 3, 4));                            // 12 GPUs
     REQUIRE(run.driver->Submit(Gang("huge", 4, 4, 30 * kMinute)).ok());  // 16 GPUs
     for (int k = 0; k < 4; ++k) {
-      REQUIRE(run.driver->Submit(Single("small-" + std::to_string(k), 1, 10 * kMinute,
-                                        kMinute + k * kSecond)).ok());
+      REQUIRE(
+          run.driver
+              ->Submit(Single("small-" + std::to_string(k), 1, 10 * kMinute, kMinute + k * kSecond))
+              .ok());
     }
     run.driver->RunUntil(3 * kHour);
     s[mlsched ? 0 : 1] = run.Summarize();
     const PodRecord* member = run.driver->Pod("ml", "huge-worker-0");
     REQUIRE(member);
-    MESSAGE((mlsched ? "with" : "without") << " mlsched, why huge-worker-0 waits: "
-                                           << member->last_reason);
+    MESSAGE((mlsched ? "with" : "without")
+            << " mlsched, why huge-worker-0 waits: " << member->last_reason);
     if (mlsched) {
       CHECK(member->bound < 0);
       CHECK(member->last_reason.find("gang") != std::string::npos);

@@ -18,8 +18,7 @@ JobSpec Pipeline(const std::string& run, TimeMs arrival) {
   j.kind = JobKind::kPipeline;
   j.arrival_ms = arrival;
   for (int k = 0; k < 5; ++k) {
-    PodSpec p = MakePod(run + "-" + kSteps[k], kGpus[k], (5 + 3 * k) * kMinute, 4'000,
-                        16LL << 30);
+    PodSpec p = MakePod(run + "-" + kSteps[k], kGpus[k], (5 + 3 * k) * kMinute, 4'000, 16LL << 30);
     p.pod.annotations.Set(kPipelineAnnotation, run);
     p.pod.annotations.Set(kStepAnnotation, kSteps[k]);
     if (k > 0) {
@@ -39,8 +38,10 @@ TEST_CASE("a 5-step pipeline on 16 nodes with background load keeps steps with t
     std::uniform_int_distribution<int> gpus(0, 2), minutes(5, 40);
     // Background: a steady stream of small pods over 3 hours (about half the cluster).
     for (int k = 0; k < 240; ++k) {
-      REQUIRE(run.driver->Submit(Single("bg-" + std::to_string(k), gpus(rng),
-                                        minutes(rng) * kMinute, k * 45 * kSecond)).ok());
+      REQUIRE(run.driver
+                  ->Submit(Single("bg-" + std::to_string(k), gpus(rng), minutes(rng) * kMinute,
+                                  k * 45 * kSecond))
+                  .ok());
     }
     for (int r = 0; r < 12; ++r) {
       REQUIRE(run.driver->Submit(Pipeline("run-" + std::to_string(r), r * 15 * kMinute)).ok());
@@ -49,11 +50,9 @@ TEST_CASE("a 5-step pipeline on 16 nodes with background load keeps steps with t
     s[mlsched ? 0 : 1] = run.Summarize();
   }
   PrintSideBySide("5-step pipelines with background load", s[0], s[1]);
-  MESSAGE("steps on predecessor's node: with " << Percent(s[0].steps_on_pred_node,
-                                                           s[0].pipeline_steps_with_pred)
-                                               << ", without "
-                                               << Percent(s[1].steps_on_pred_node,
-                                                          s[1].pipeline_steps_with_pred));
+  MESSAGE("steps on predecessor's node: with "
+          << Percent(s[0].steps_on_pred_node, s[0].pipeline_steps_with_pred) << ", without "
+          << Percent(s[1].steps_on_pred_node, s[1].pipeline_steps_with_pred));
   CHECK(s[0].pipeline_steps_with_pred == 48);
   CHECK(s[0].steps_on_pred_node > s[1].steps_on_pred_node);
   CHECK(s[0].steps_on_pred_node * 10 >= s[0].pipeline_steps_with_pred * 7);  // >= 70%
@@ -69,8 +68,8 @@ TEST_CASE("a function burst starts on warm nodes") {
     for (int b = 0; b < 12; ++b) {
       std::string fn = "fn-" + std::to_string(b % 3);
       for (int k = 0; k < 12; ++k) {
-        JobSpec j = Single(fn + "-" + std::to_string(n++), 1, 2 * kMinute,
-                           b * 5 * kMinute + k * 100);
+        JobSpec j =
+            Single(fn + "-" + std::to_string(n++), 1, 2 * kMinute, b * 5 * kMinute + k * 100);
         j.kind = JobKind::kFunction;
         j.pods[0].pod.annotations.Set(kFunctionAnnotation, fn);
         j.pods[0].pod.images.push_back("registry.example/" + fn + ":v1");

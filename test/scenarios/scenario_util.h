@@ -82,7 +82,8 @@ struct Run {
   bool with_mlsched = false;
 
   Run(bool mlsched, std::vector<policy::Node> nodes, DriverOptions options = {},
-      policy::Options policy_options = {}) : with_mlsched(mlsched) {
+      policy::Options policy_options = {})
+      : with_mlsched(mlsched) {
     options.label = mlsched ? "with mlsched" : "without";
     driver = std::make_unique<Driver>(options, nodes, nullptr);
     if (mlsched) {

@@ -19,8 +19,10 @@ TEST_CASE("gangs land in one rack when one rack can hold them") {
       REQUIRE(run.driver->Submit(Single("bg-" + std::to_string(k), 2, 4 * kHour)).ok());
     }
     for (int g = 0; g < 6; ++g) {
-      REQUIRE(run.driver->Submit(Gang("gang-" + std::to_string(g), 4, 4, 30 * kMinute,
-                                      kMinute + g * kSecond)).ok());
+      REQUIRE(
+          run.driver
+              ->Submit(Gang("gang-" + std::to_string(g), 4, 4, 30 * kMinute, kMinute + g * kSecond))
+              .ok());
     }
     run.driver->RunUntil(8 * kHour);
     s[mlsched ? 0 : 1] = run.Summarize();
@@ -40,8 +42,9 @@ TEST_CASE("a rack-required gang that cannot fit in one rack waits and holds noth
     for (PodSpec& p : gang.pods) p.pod.annotations.Set(kTopologyRequiredAnnotation, kRackLabel);
     REQUIRE(run.driver->Submit(std::move(gang)).ok());
     for (int k = 0; k < 4; ++k) {
-      REQUIRE(run.driver->Submit(Single("other-" + std::to_string(k), 2, 10 * kMinute,
-                                        kSecond * (k + 1))).ok());
+      REQUIRE(run.driver
+                  ->Submit(Single("other-" + std::to_string(k), 2, 10 * kMinute, kSecond * (k + 1)))
+                  .ok());
     }
     run.driver->RunUntil(2 * kHour);
     s[mlsched ? 0 : 1] = run.Summarize();
@@ -51,7 +54,7 @@ TEST_CASE("a rack-required gang that cannot fit in one rack waits and holds noth
   MESSAGE("why wide-worker-0 waits: " << why);
   CHECK(s[0].gangs_started == 0);
   CHECK(s[0].max_gpus_held_by_incomplete_gangs == 0);
-  CHECK(s[0].jobs_completed == 4);  // the other pods run meanwhile
+  CHECK(s[0].jobs_completed == 4);    // the other pods run meanwhile
   CHECK(s[1].gangs_multi_rack == 1);  // without: it runs across racks, ignoring the request
 }
 
@@ -60,7 +63,7 @@ std::vector<JobSpec> MixedStream(uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::discrete_distribution<int> size({40, 25, 20, 15});  // 1, 2, 4, 8 GPUs
   std::uniform_int_distribution<int> minutes(10, 60);
-  std::exponential_distribution<double> gap(1.0 / 25.0);   // seconds between arrivals
+  std::exponential_distribution<double> gap(1.0 / 25.0);  // seconds between arrivals
   std::vector<JobSpec> jobs;
   double t = 0;
   for (int k = 0; k < 400; ++k) {

@@ -1,10 +1,10 @@
 // Tests of the workload generator, the replay CSV and the shared-trace readers.
 
+#include "bench/workload/workload.h"
+
 #include <doctest/doctest.h>
 
 #include <map>
-
-#include "bench/workload/workload.h"
 
 namespace mlsched::bench {
 namespace {
@@ -58,7 +58,10 @@ TEST_CASE("the replay CSV round-trips and rejects bad input with the line number
   CHECK(ga == gb);
   CHECK((FormatWorkloadCsv(b) == csv));
 
-  struct Case { const char* text; const char* want; };
+  struct Case {
+    const char* text;
+    const char* want;
+  };
   const Case cases[] = {
       {"", "no header"},
       {"submit_s,num_gpus\n1,1\n", "missing column duration_s"},
