@@ -125,6 +125,16 @@ bool RecognizeStep(const Pod& pod, const Options& options, StepInfo* out) {
     *out = StepInfo();
     return false;
   }
+  // why: KFP v2 runs a short "driver" pod before each step (Argo templates
+  // system-container-driver and system-dag-driver; Argo names pods <workflow>-<template>-<id>).
+  // Drivers write no data; recording them would make a step's own driver its most recent
+  // predecessor.
+  if (info.source != "mlsched" &&
+      (pod.name.find("-system-container-driver-") != std::string::npos ||
+       pod.name.find("-system-dag-driver-") != std::string::npos)) {
+    *out = StepInfo();
+    return false;
+  }
   info.run = Keyed(pod.ns, run);
 
   std::string_view step = Lookup(pod, kStepKey);
@@ -240,8 +250,7 @@ void PipelineHistory::Expire(TimeMs now) {
   while (!run_lru_.empty() && now - run_lru_.front().last > options_.pipeline_ttl_ms) {
     DropRun(run_lru_.begin());
   }
-  while (!function_lru_.empty() &&
-         now - function_lru_.front().last > options_.function_warm_ms) {
+  while (!function_lru_.empty() && now - function_lru_.front().last > options_.function_warm_ms) {
     functions_.erase(function_lru_.front().key);
     function_lru_.pop_front();
   }
@@ -268,8 +277,9 @@ void PipelineHistory::RecordStep(const StepInfo& step, std::string_view node, Ti
     return;
   }
   if (run->steps.size() >= limits_.max_steps_per_run) {
-    auto oldest = std::min_element(run->steps.begin(), run->steps.end(),
-                                   [](const StepRecord& a, const StepRecord& b) { return a.at < b.at; });
+    auto oldest =
+        std::min_element(run->steps.begin(), run->steps.end(),
+                         [](const StepRecord& a, const StepRecord& b) { return a.at < b.at; });
     run->steps.erase(oldest);
     --step_records_;
   }
@@ -301,7 +311,8 @@ void PipelineHistory::RecordFunction(const FunctionInfo& fn, std::string_view no
   auto& nodes = f->nodes;
   // why: drop cold nodes on the way so the list holds warm ones only.
   std::erase_if(nodes, [&](const auto& e) { return now - e.second > options_.function_warm_ms; });
-  auto it = std::find_if(nodes.begin(), nodes.end(), [&](const auto& e) { return e.first == node; });
+  auto it =
+      std::find_if(nodes.begin(), nodes.end(), [&](const auto& e) { return e.first == node; });
   if (it != nodes.end()) {
     it->second = std::max(it->second, now);
     return;
@@ -322,8 +333,9 @@ std::vector<PipelineHistory::Predecessor> PipelineHistory::Predecessors(
   if (!step.after.empty()) {
     for (const StepRecord& r : run.steps) {
       if (r.step == step.step) continue;
-      bool named = std::find(step.after.begin(), step.after.end(), r.step) != step.after.end() ||
-                   std::find(step.after.begin(), step.after.end(), r.short_step) != step.after.end();
+      bool named =
+          std::find(step.after.begin(), step.after.end(), r.step) != step.after.end() ||
+          std::find(step.after.begin(), step.after.end(), r.short_step) != step.after.end();
       if (named) out.push_back({r.step, r.node, r.at});
     }
     return out;
@@ -397,8 +409,7 @@ LocalityDecision DecideDataLocality(const Topology& topology,
     if (local && i < fits.size() && fits[i]) any_local_fits = true;
   }
   const bool node_level = level == topology.NodeLevel();
-  const std::string where =
-      node_level ? "the node" : "the " + topology.LevelKey(level) + " domain";
+  const std::string where = node_level ? "the node" : "the " + topology.LevelKey(level) + " domain";
   if (!any_local_fits) {
     // why: the data's node is full or unschedulable; waiting forever for it would be worse
     // than reading the data remotely, so every candidate passes and the reason is kept.

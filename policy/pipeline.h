@@ -16,6 +16,8 @@
 //         Besides the full name a step has a short name (the last '.'-separated part of an Argo
 //         node name, without "[i]" and "(n)" suffixes: "wf[0].train(1)" -> "train"), so that
 //         `mlsched.io/after: train` matches Argo steps and all the items of a fan-out.
+//         KFP v2 driver pods (pod names with -system-container-driver- or -system-dag-driver-,
+//         the Argo templates KFP v2 compiles to) are not steps: they write no data.
 //   mlsched.io/after: comma-separated predecessor steps (full or short names).
 //   mlsched.io/data-locality: node | rack | zone | none, or a topology level's label key;
 //         default node. rack and zone mean Options::data_locality_{rack,zone}_level.
@@ -47,9 +49,9 @@
 namespace mlsched::policy {
 
 struct StepInfo {
-  std::string run;         // "ns/run"; empty: the pod is not a pipeline step
-  std::string step;        // full step name
-  std::string short_step;  // see above
+  std::string run;                 // "ns/run"; empty: the pod is not a pipeline step
+  std::string step;                // full step name
+  std::string short_step;          // see above
   std::vector<std::string> after;  // explicit predecessors, trimmed, no empties
   // Label key of the data-locality level: kHostnameLabel for "node"; empty for "none".
   std::string locality_key = std::string(kHostnameLabel);

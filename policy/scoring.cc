@@ -26,22 +26,30 @@ int Clamp100(int64_t v) { return static_cast<int>(std::clamp<int64_t>(v, 0, kMax
 
 std::string_view RuleName(Rule rule) {
   switch (rule) {
-    case Rule::kLeastAllocated: return "least_allocated";
-    case Rule::kGangPlan: return "gang_plan";
-    case Rule::kTopology: return "topology";
-    case Rule::kGpuFit: return "gpu_fit";
-    case Rule::kCpuOffGpu: return "cpu_off_gpu";
-    case Rule::kImageLocality: return "image_locality";
-    case Rule::kPipelineLocality: return "pipeline_locality";
-    case Rule::kFunctionWarm: return "function_warm";
+    case Rule::kLeastAllocated:
+      return "least_allocated";
+    case Rule::kGangPlan:
+      return "gang_plan";
+    case Rule::kTopology:
+      return "topology";
+    case Rule::kGpuFit:
+      return "gpu_fit";
+    case Rule::kCpuOffGpu:
+      return "cpu_off_gpu";
+    case Rule::kImageLocality:
+      return "image_locality";
+    case Rule::kPipelineLocality:
+      return "pipeline_locality";
+    case Rule::kFunctionWarm:
+      return "function_warm";
   }
   return "unknown";
 }
 
 // The ScoreWeights field of each rule, in Rule order: one table for RuleWeight and the combiner.
 constexpr int ScoreWeights::*kWeightFields[kNumRules] = {
-    &ScoreWeights::least_allocated, &ScoreWeights::gang_plan,      &ScoreWeights::topology,
-    &ScoreWeights::gpu_fit,         &ScoreWeights::cpu_off_gpu,    &ScoreWeights::image_locality,
+    &ScoreWeights::least_allocated,   &ScoreWeights::gang_plan,     &ScoreWeights::topology,
+    &ScoreWeights::gpu_fit,           &ScoreWeights::cpu_off_gpu,   &ScoreWeights::image_locality,
     &ScoreWeights::pipeline_locality, &ScoreWeights::function_warm,
 };
 
@@ -92,8 +100,8 @@ int CpuOffGpuScore(int64_t pod_gpus, int64_t node_gpus) {
   return node_gpus > 0 ? 0 : kMaxRuleScore;
 }
 
-bool PassesCpuOffGpuFilter(bool filter_on, int64_t pod_gpus, int64_t node_gpus,
-                           bool cpu_node_fits, std::string* why) {
+bool PassesCpuOffGpuFilter(bool filter_on, int64_t pod_gpus, int64_t node_gpus, bool cpu_node_fits,
+                           std::string* why) {
   if (!filter_on || pod_gpus > 0 || node_gpus <= 0 || !cpu_node_fits) return true;
   if (why != nullptr) {
     *why = "GPU node kept for GPU pods: the pod requests no GPU and a CPU-only node fits it";

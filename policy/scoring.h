@@ -92,8 +92,8 @@ int CpuOffGpuScore(int64_t pod_gpus, int64_t node_gpus);
 // The filter variant (Options::cpu_off_gpu_filter): false when the node has GPUs, the pod
 // requests none and `cpu_node_fits` (some CPU-only candidate node can take the pod in this
 // call), with the reason in `*why` when not null. Always true when `filter_on` is false.
-bool PassesCpuOffGpuFilter(bool filter_on, int64_t pod_gpus, int64_t node_gpus,
-                           bool cpu_node_fits, std::string* why);
+bool PassesCpuOffGpuFilter(bool filter_on, int64_t pod_gpus, int64_t node_gpus, bool cpu_node_fits,
+                           std::string* why);
 
 // ---- Image locality. ----
 
@@ -198,8 +198,8 @@ class Anchors {
   };
   int64_t total_ = 0;
   std::vector<std::vector<uint32_t>> counts_;  // [level][domain]
-  std::vector<uint32_t> nvlink_counts_;         // [nvlink domain]
-  std::vector<std::vector<Joint>> joint_;       // [level], sorted; only anchors with NVLink
+  std::vector<uint32_t> nvlink_counts_;        // [nvlink domain]
+  std::vector<std::vector<Joint>> joint_;      // [level], sorted; only anchors with NVLink
 };
 
 // ---- ML function warmth. ----
@@ -244,7 +244,9 @@ class PodScorer {
 
   // Per-rule scores of one candidate. No allocation.
   RuleScores ScoreNode(uint32_t node, const NodeLoad& load) const;
-  int64_t Combine(const RuleScores& scores) const { return CombineScores(options_.weights, scores); }
+  int64_t Combine(const RuleScores& scores) const {
+    return CombineScores(options_.weights, scores);
+  }
 
   const ResourceView& pod_view() const { return pod_; }
 

@@ -115,8 +115,8 @@ Topology Topology::Build(const Options& options, const std::vector<const Node*>&
     const std::string* clique =
         options.nvlink_label.empty() ? nullptr : node->labels.Find(options.nvlink_label);
     if (clique != nullptr && !clique->empty()) {
-      auto [it, inserted] = nvlink_by_value.try_emplace(
-          *clique, static_cast<uint32_t>(t.nvlink_level_.names.size()));
+      auto [it, inserted] =
+          nvlink_by_value.try_emplace(*clique, static_cast<uint32_t>(t.nvlink_level_.names.size()));
       if (inserted) {
         t.nvlink_level_.names.push_back(*clique);
         t.nvlink_level_.parents.push_back(kNoDomain);

@@ -101,7 +101,9 @@ class Topology {
   int SharedLevels(uint32_t a, uint32_t b) const;
 
   // ---- Domains, for the gang planner and the explain view. ----
-  uint32_t NumDomains(int level) const { return static_cast<uint32_t>(levels_[level].names.size()); }
+  uint32_t NumDomains(int level) const {
+    return static_cast<uint32_t>(levels_[level].names.size());
+  }
   // Member node indices of a domain, ascending.
   std::span<const uint32_t> DomainNodes(int level, uint32_t domain) const;
   // The label value ("rack-3"); for a domain formed by a node missing the label,
@@ -131,8 +133,7 @@ class Topology {
     std::vector<uint32_t> offsets;
     std::vector<uint32_t> members;
   };
-  static void FillMembers(Level& level, const uint32_t* domain_of, size_t stride,
-                          size_t num_nodes);
+  static void FillMembers(Level& level, const uint32_t* domain_of, size_t stride, size_t num_nodes);
 
   std::vector<std::string> level_keys_;  // configured levels, then kHostnameLabel
   std::vector<Level> levels_;
@@ -151,9 +152,9 @@ class Topology {
 // A gang's topology constraint, parsed from its pods' annotations. Levels are Topology level
 // indices; -1 means none.
 struct TopologyRequest {
-  int required_level = -1;   // never span more than one domain of this level; wait instead
-  int preferred_level = -1;  // best effort: pack into one domain of this level if possible
-  std::string required_source;   // the annotation key that set required_level ("" if none)
+  int required_level = -1;      // never span more than one domain of this level; wait instead
+  int preferred_level = -1;     // best effort: pack into one domain of this level if possible
+  std::string required_source;  // the annotation key that set required_level ("" if none)
   std::string preferred_source;
   bool operator==(const TopologyRequest&) const = default;
 };

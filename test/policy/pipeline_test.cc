@@ -68,10 +68,20 @@ TEST_CASE("pipeline: recognising steps across conventions") {
        true, "ml/uuid-1", "Train model", "Train model", "kubeflow-pipelines"},
       // KFP v2: run id label and the Argo node name.
       {"KFP v2",
-       MakePod("p", {{"pipeline/runid", "uuid-2"}, {"pipelines.kubeflow.org/v2_component", "true"},
-                     {"workflows.argoproj.io/workflow", "wf2"}},
+       MakePod("p",
+               {{"pipeline/runid", "uuid-2"},
+                {"pipelines.kubeflow.org/v2_component", "true"},
+                {"workflows.argoproj.io/workflow", "wf2"}},
                {{"workflows.argoproj.io/node-name", "wf2.root.comp-eval"}}),
        true, "ml/uuid-2", "wf2.root.comp-eval", "comp-eval", "kubeflow-pipelines"},
+      {"KFP v2 driver pods are not steps",
+       MakePod("run-x-system-container-driver-1793831555", {{"pipeline/runid", "uuid-2"}},
+               {{"workflows.argoproj.io/node-name", "run-x.root.train-driver"}}),
+       false, "", "", "", ""},
+      {"KFP v2 executor pods are",
+       MakePod("run-x-system-container-impl-1257429848", {{"pipeline/runid", "uuid-2"}}, {}), true,
+       "ml/uuid-2", "run-x-system-container-impl-1257429848",
+       "run-x-system-container-impl-1257429848", "kubeflow-pipelines"},
       {"mlsched wins over KFP and Argo",
        MakePod("p", {{"pipeline/runid", "uuid"}, {"workflows.argoproj.io/workflow", "wf"}},
                {{"mlsched.io/pipeline", "mine"}}),
@@ -106,29 +116,67 @@ TEST_CASE("pipeline: after, data-locality and data-locality-required") {
     bool required;
     size_t problems;
   } cases[] = {
-      {"after list", {{"mlsched.io/after", " prep, ,feat ,prep,"}}, {"prep", "feat"},
-       "kubernetes.io/hostname", false, 0},
-      {"rack maps to the option", {{"mlsched.io/data-locality", "rack"}}, {}, "example.com/rack",
-       false, 0},
-      {"zone, any case", {{"mlsched.io/data-locality", "Zone"}}, {}, "topology.kubernetes.io/zone",
-       false, 0},
+      {"after list",
+       {{"mlsched.io/after", " prep, ,feat ,prep,"}},
+       {"prep", "feat"},
+       "kubernetes.io/hostname",
+       false,
+       0},
+      {"rack maps to the option",
+       {{"mlsched.io/data-locality", "rack"}},
+       {},
+       "example.com/rack",
+       false,
+       0},
+      {"zone, any case",
+       {{"mlsched.io/data-locality", "Zone"}},
+       {},
+       "topology.kubernetes.io/zone",
+       false,
+       0},
       {"none", {{"mlsched.io/data-locality", "none"}}, {}, "", false, 0},
-      {"a label key", {{"mlsched.io/data-locality", "mlsched.io/block"}}, {}, "mlsched.io/block",
-       false, 0},
-      {"nonsense keeps node", {{"mlsched.io/data-locality", "nearby"}}, {},
-       "kubernetes.io/hostname", false, 1},
-      {"required true", {{"mlsched.io/data-locality-required", "true"}}, {},
-       "kubernetes.io/hostname", true, 0},
+      {"a label key",
+       {{"mlsched.io/data-locality", "mlsched.io/block"}},
+       {},
+       "mlsched.io/block",
+       false,
+       0},
+      {"nonsense keeps node",
+       {{"mlsched.io/data-locality", "nearby"}},
+       {},
+       "kubernetes.io/hostname",
+       false,
+       1},
+      {"required true",
+       {{"mlsched.io/data-locality-required", "true"}},
+       {},
+       "kubernetes.io/hostname",
+       true,
+       0},
       {"required rack sets the level",
-       {{"mlsched.io/data-locality", "zone"}, {"mlsched.io/data-locality-required", "rack"}}, {},
-       "example.com/rack", true, 0},
-      {"required false", {{"mlsched.io/data-locality-required", "false"}}, {},
-       "kubernetes.io/hostname", false, 0},
+       {{"mlsched.io/data-locality", "zone"}, {"mlsched.io/data-locality-required", "rack"}},
+       {},
+       "example.com/rack",
+       true,
+       0},
+      {"required false",
+       {{"mlsched.io/data-locality-required", "false"}},
+       {},
+       "kubernetes.io/hostname",
+       false,
+       0},
       {"required with locality none",
-       {{"mlsched.io/data-locality", "none"}, {"mlsched.io/data-locality-required", "true"}}, {}, "",
-       false, 1},
-      {"required nonsense", {{"mlsched.io/data-locality-required", "maybe"}}, {},
-       "kubernetes.io/hostname", false, 1},
+       {{"mlsched.io/data-locality", "none"}, {"mlsched.io/data-locality-required", "true"}},
+       {},
+       "",
+       false,
+       1},
+      {"required nonsense",
+       {{"mlsched.io/data-locality-required", "maybe"}},
+       {},
+       "kubernetes.io/hostname",
+       false,
+       1},
   };
   for (const Case& c : cases) {
     CAPTURE(c.name);
@@ -187,17 +235,19 @@ TEST_CASE("pipeline: recognising functions") {
       {"none", MakePod("p", {}, {}), "", ""},
       {"mlsched", MakePod("p", {}, {{"mlsched.io/function", "embed"}}), "ml/embed", "mlsched"},
       {"OpenFaaS", MakePod("p", {{"faas_function", "resize"}}, {}), "ml/resize", "openfaas"},
-      {"OpenFaaS key in annotations is not a label", MakePod("p", {}, {{"faas_function", "x"}}),
-       "", ""},
+      {"OpenFaaS key in annotations is not a label", MakePod("p", {}, {{"faas_function", "x"}}), "",
+       ""},
       {"Knative service",
-       MakePod("p", {{"serving.knative.dev/service", "svc"},
-                     {"serving.knative.dev/configuration", "cfg"},
-                     {"serving.knative.dev/revision", "svc-00001"}},
+       MakePod("p",
+               {{"serving.knative.dev/service", "svc"},
+                {"serving.knative.dev/configuration", "cfg"},
+                {"serving.knative.dev/revision", "svc-00001"}},
                {}),
        "ml/svc", "knative"},
       {"Knative configuration only",
-       MakePod("p", {{"serving.knative.dev/configuration", "cfg"},
-                     {"serving.knative.dev/revision", "cfg-00002"}},
+       MakePod("p",
+               {{"serving.knative.dev/configuration", "cfg"},
+                {"serving.knative.dev/revision", "cfg-00002"}},
                {}),
        "ml/cfg", "knative"},
       {"mlsched wins",
@@ -232,7 +282,7 @@ TEST_CASE("pipeline: history records where steps ran, including finished ones") 
   h.Observe(Step("b", "r", "feat", "n2"), 200);
   Pod failed = Step("c", "r", "train", "n3");
   failed.phase = PodPhase::kFailed;
-  h.Observe(failed, 300);  // failed: not recorded
+  h.Observe(failed, 300);                                    // failed: not recorded
   h.Observe(MakePod("x", {{"app", "web"}}, {}, "n9"), 300);  // not a step
   CHECK(h.NumStepRecords() == 2);
 
@@ -267,13 +317,15 @@ TEST_CASE("pipeline: after matches Argo short names and whole fan-outs") {
   Options o;
   PipelineHistory h(o);
   for (int i = 0; i < 3; ++i) {
-    Pod p = MakePod("w-" + std::to_string(i), {{"workflows.argoproj.io/workflow", "wf"}},
-                    {{"workflows.argoproj.io/node-name", "wf[0].shard(" + std::to_string(i) + ":x)"}},
-                    "n" + std::to_string(i));
+    Pod p =
+        MakePod("w-" + std::to_string(i), {{"workflows.argoproj.io/workflow", "wf"}},
+                {{"workflows.argoproj.io/node-name", "wf[0].shard(" + std::to_string(i) + ":x)"}},
+                "n" + std::to_string(i));
     h.Observe(p, 100 + i);
   }
-  Pod merge = MakePod("w-m", {{"workflows.argoproj.io/workflow", "wf"}},
-                      {{"workflows.argoproj.io/node-name", "wf[1].merge"}, {"mlsched.io/after", "shard"}});
+  Pod merge =
+      MakePod("w-m", {{"workflows.argoproj.io/workflow", "wf"}},
+              {{"workflows.argoproj.io/node-name", "wf[1].merge"}, {"mlsched.io/after", "shard"}});
   StepInfo s;
   REQUIRE(RecognizeStep(merge, o, &s));
   CHECK(Nodes(h.Predecessors(s)).size() == 3);
@@ -288,7 +340,7 @@ TEST_CASE("pipeline: runs are forgotten after the TTL") {
   h.Expire(1000);
   CHECK(h.NumRuns() == 2);
   h.Expire(1001);
-  CHECK(h.NumRuns() == 1);  // r1 idle for more than the TTL
+  CHECK(h.NumRuns() == 1);                         // r1 idle for more than the TTL
   h.Observe(Step("b", "r2", "feat", "n1"), 1400);  // r2 is refreshed
   h.Expire(2000);
   CHECK(h.NumRuns() == 1);
@@ -396,15 +448,31 @@ TEST_CASE("pipeline: hard data locality filter") {
       {"not required", {{"prep", "n0", 0}}, -1, fit_all, {1, 1, 1, 1, 1}, false},
       {"node level", {{"prep", "n0", 0}}, node, fit_all, {1, 0, 0, 0, 0}, false},
       {"rack level", {{"prep", "n0", 0}}, rack, fit_all, {1, 1, 0, 0, 0}, false},
-      {"any of several predecessors", {{"a", "n0", 0}, {"b", "n3", 0}}, node, fit_all,
-       {1, 0, 0, 1, 0}, false},
-      {"predecessor's node deleted", {{"prep", "gone", 0}}, node, fit_all, {1, 1, 1, 1, 1}, true},
-      {"one of two deleted", {{"a", "gone", 0}, {"b", "n2", 0}}, node, fit_all, {0, 0, 1, 0, 0},
+      {"any of several predecessors",
+       {{"a", "n0", 0}, {"b", "n3", 0}},
+       node,
+       fit_all,
+       {1, 0, 0, 1, 0},
        false},
-      {"predecessor's node full", {{"prep", "n0", 0}}, node, {0, 1, 1, 1, 1}, {1, 1, 1, 1, 1},
+      {"predecessor's node deleted", {{"prep", "gone", 0}}, node, fit_all, {1, 1, 1, 1, 1}, true},
+      {"one of two deleted",
+       {{"a", "gone", 0}, {"b", "n2", 0}},
+       node,
+       fit_all,
+       {0, 0, 1, 0, 0},
+       false},
+      {"predecessor's node full",
+       {{"prep", "n0", 0}},
+       node,
+       {0, 1, 1, 1, 1},
+       {1, 1, 1, 1, 1},
        true},
-      {"rack full but one node fits", {{"prep", "n0", 0}}, rack, {0, 1, 1, 1, 1},
-       {1, 1, 0, 0, 0}, false},
+      {"rack full but one node fits",
+       {{"prep", "n0", 0}},
+       rack,
+       {0, 1, 1, 1, 1},
+       {1, 1, 0, 0, 0},
+       false},
       {"no predecessor recorded", {}, node, fit_all, {1, 1, 1, 1, 1}, true},
   };
   for (const Case& c : cases) {
@@ -419,7 +487,8 @@ TEST_CASE("pipeline: hard data locality filter") {
   CHECK(d.reason == "data-locality-required: not in the node of step prep (n0)");
   d = DecideDataLocality(t, Preds{{"prep", "gone", 0}}, node, all, fit_all);
   CHECK(d.fallback == "data-locality-required: the node of step prep (gone) is gone; not enforced");
-  d = DecideDataLocality(t, Preds{{"prep", "n0", 0}}, rack, all, std::vector<uint8_t>{0, 0, 1, 1, 1});
+  d = DecideDataLocality(t, Preds{{"prep", "n0", 0}}, rack, all,
+                         std::vector<uint8_t>{0, 0, 1, 1, 1});
   CHECK(d.fallback ==
         "data-locality-required: no node in the mlsched.io/rack domain of step prep (n0) can "
         "take the pod; not enforced");
@@ -442,8 +511,7 @@ TEST_CASE("pipeline: end to end, a predecessor whose node was deleted") {
   REQUIRE(preds.size() == 1);
   std::vector<uint32_t> cands = {0, 1, 2, 3};
   std::vector<uint8_t> fits = {1, 1, 1, 1};
-  LocalityDecision d =
-      DecideDataLocality(before, preds, LocalityLevel(train, before), cands, fits);
+  LocalityDecision d = DecideDataLocality(before, preds, LocalityLevel(train, before), cands, fits);
   CHECK(d.pass == std::vector<uint8_t>{0, 1, 0, 0});
   // n1 is deleted: the topology is rebuilt without it; the step falls back with a reason.
   storage.erase(storage.begin() + 1);
@@ -451,7 +519,8 @@ TEST_CASE("pipeline: end to end, a predecessor whose node was deleted") {
   to.topology_levels = {"topology.kubernetes.io/zone", "mlsched.io/rack"};
   Topology after = Topology::Build(to, storage);
   std::vector<uint32_t> cands2 = {0, 1, 2};
-  d = DecideDataLocality(after, preds, LocalityLevel(train, after), cands2, std::vector<uint8_t>{1, 1, 1});
+  d = DecideDataLocality(after, preds, LocalityLevel(train, after), cands2,
+                         std::vector<uint8_t>{1, 1, 1});
   CHECK(d.pass == std::vector<uint8_t>{1, 1, 1});
   CHECK(d.fallback.find("gone") != std::string::npos);
 }

@@ -55,8 +55,10 @@ TEST_CASE("scoring: least allocated (the stock rule)") {
   } cases[] = {
       {"empty node, small pod", {1000, 1 * kGi, 0}, Load(4000, 4 * kGi, 0), 75},
       {"half used", {1000, 1 * kGi, 0}, Load(4000, 4 * kGi, 0, 1000, 1 * kGi), 50},
-      {"cpu overflows: that resource scores 0", {4000, 1 * kGi, 0},
-       Load(4000, 4 * kGi, 0, 1000, 0), 37},
+      {"cpu overflows: that resource scores 0",
+       {4000, 1 * kGi, 0},
+       Load(4000, 4 * kGi, 0, 1000, 0),
+       37},
       {"GPUs count on GPU nodes", {0, 0, 4}, Load(4000, 4 * kGi, 8), 83},
       {"GPU pod on a node without GPUs", {0, 0, 1}, Load(4000, 4 * kGi, 0), 0},
       {"node with no allocatable at all", {1000, kGi, 0}, Load(0, 0, 0), 0},
@@ -228,8 +230,8 @@ TEST_CASE("scoring: topology closeness table") {
       {"same region only", {2}, 5, 20},
       {"unlabeled node shares nothing", {0}, 6, 0},
       {"unlabeled anchor on itself", {6}, 6, 100},
-      {"mean over anchors", {2, 4}, 3, 60},           // (80 + 40) / 2
-      {"repeats weigh", {3, 3, 3, 4}, 3, 85},         // (300 + 40) / 4
+      {"mean over anchors", {2, 4}, 3, 60},    // (80 + 40) / 2
+      {"repeats weigh", {3, 3, 3, 4}, 3, 85},  // (300 + 40) / 4
       // n1 same clique 90, n2 same block 60, n5 same clique in another zone 90.
       {"mixed clique and levels", {1, 2, 5}, 0, 80},
   };
@@ -316,10 +318,10 @@ TEST_CASE("scoring: data locality tables by locality level") {
     int level;
     std::vector<int> want;
   } cases[] = {
-      {4, {16, 32, 48, 64, 100}},    // node: predecessor's node, then rack, block, ...
-      {3, {20, 40, 60, 100, 100}},   // rack: anywhere in the rack is as good
-      {1, {40, 100, 100, 100, 100}}, // zone
-      {99, {16, 32, 48, 64, 100}},   // out of range clamps to the node level
+      {4, {16, 32, 48, 64, 100}},     // node: predecessor's node, then rack, block, ...
+      {3, {20, 40, 60, 100, 100}},    // rack: anywhere in the rack is as good
+      {1, {40, 100, 100, 100, 100}},  // zone
+      {99, {16, 32, 48, 64, 100}},    // out of range clamps to the node level
   };
   for (const Case& c : cases) {
     CAPTURE(c.level);

@@ -25,10 +25,10 @@ constexpr const char* kClique = "nvidia.com/gpu.clique";
 // n4 has no rack label; n5 has no labels at all.
 std::vector<Node> SampleNodes() {
   return {
-      MakeNode("n0", {{kRegion, "eu"}, {kZone, "a"}, {kBlock, "b1"}, {kRack, "r1"},
-                      {kClique, "c1"}}),
-      MakeNode("n1", {{kRegion, "eu"}, {kZone, "a"}, {kBlock, "b1"}, {kRack, "r1"},
-                      {kClique, "c1"}}),
+      MakeNode("n0",
+               {{kRegion, "eu"}, {kZone, "a"}, {kBlock, "b1"}, {kRack, "r1"}, {kClique, "c1"}}),
+      MakeNode("n1",
+               {{kRegion, "eu"}, {kZone, "a"}, {kBlock, "b1"}, {kRack, "r1"}, {kClique, "c1"}}),
       MakeNode("n2", {{kRegion, "eu"}, {kZone, "a"}, {kBlock, "b1"}, {kRack, "r2"}}),
       MakeNode("n3", {{kRegion, "eu"}, {kZone, "b"}, {kBlock, "b1"}, {kRack, "r1"}}),
       MakeNode("n4", {{kRegion, "eu"}, {kZone, "a"}, {kBlock, "b1"}}),
@@ -44,8 +44,13 @@ TEST_CASE("topology: levels and LevelIndex") {
     const char* key;
     int want;
   } cases[] = {
-      {kRegion, 0}, {kZone, 1}, {kBlock, 2}, {kRack, 3}, {"kubernetes.io/hostname", 4},
-      {"mlsched.io/nothing", -1}, {"", -1},
+      {kRegion, 0},
+      {kZone, 1},
+      {kBlock, 2},
+      {kRack, 3},
+      {"kubernetes.io/hostname", 4},
+      {"mlsched.io/nothing", -1},
+      {"", -1},
   };
   for (const Case& c : cases) {
     CAPTURE(c.key);
@@ -77,7 +82,7 @@ TEST_CASE("topology: shared levels, including same-named racks in different zone
       {0, 2, 3},  // same block, other rack
       {0, 3, 1},  // same region; "r1" in zone b is another rack
       {0, 4, 3},  // n4 has no rack: shares up to the block only
-      {4, 4, 5},
+      {4, 4, 5},  // a node missing a label is still itself
       {0, 5, 0},  // n5 has no labels: shares nothing
       {5, 5, 5},
   };
@@ -110,8 +115,8 @@ TEST_CASE("topology: nodes missing labels form their own domains, never crash") 
   }
   CHECK(t.ParentDomain(0, t.DomainOf(5, 0)) == kNoDomain);
   // Empty label value counts as missing.
-  Topology e = Topology::Build(Options{}, std::vector<Node>{MakeNode("a", {{kRegion, ""}}),
-                                                            MakeNode("b", {{kRegion, ""}})});
+  Topology e = Topology::Build(
+      Options{}, std::vector<Node>{MakeNode("a", {{kRegion, ""}}), MakeNode("b", {{kRegion, ""}})});
   CHECK(e.SharedLevels(0, 1) == 0);
 }
 
@@ -182,11 +187,11 @@ TEST_CASE("topology: empty slots, duplicates and names") {
 TEST_CASE("topology: rebuild over 5,000 nodes in 4 levels is consistent") {
   std::vector<Node> nodes;
   for (int i = 0; i < 5000; ++i) {
-    nodes.push_back(MakeNode("node-" + std::to_string(i),
-                             {{kRegion, "r" + std::to_string(i / 2500)},
-                              {kZone, "z" + std::to_string(i / 1250)},
-                              {kBlock, "b" + std::to_string(i / 160)},
-                              {kRack, "k" + std::to_string(i / 16)}}));
+    nodes.push_back(
+        MakeNode("node-" + std::to_string(i), {{kRegion, "r" + std::to_string(i / 2500)},
+                                               {kZone, "z" + std::to_string(i / 1250)},
+                                               {kBlock, "b" + std::to_string(i / 160)},
+                                               {kRack, "k" + std::to_string(i / 16)}}));
   }
   Topology t = Topology::Build(Options{}, nodes);
   // why: 313 rack labels and 32 block labels, but the zone boundaries (every 1,250 nodes) cut
@@ -209,35 +214,61 @@ TEST_CASE("topology: ParseTopologyRequest precedence and errors") {
     const char* required_source;
   } cases[] = {
       {"none", {}, true, -1, -1, ""},
-      {"mlsched required", {{"mlsched.io/topology-required", kRack}}, true, 3, -1,
+      {"mlsched required",
+       {{"mlsched.io/topology-required", kRack}},
+       true,
+       3,
+       -1,
        "mlsched.io/topology-required"},
-      {"kueue preferred", {{"kueue.x-k8s.io/podset-preferred-topology", kBlock}}, true, -1, 2,
-       ""},
-      {"kai required", {{"kai.scheduler/topology-required-placement", kZone}}, true, 1, -1,
+      {"kueue preferred", {{"kueue.x-k8s.io/podset-preferred-topology", kBlock}}, true, -1, 2, ""},
+      {"kai required",
+       {{"kai.scheduler/topology-required-placement", kZone}},
+       true,
+       1,
+       -1,
        "kai.scheduler/topology-required-placement"},
       {"mlsched beats kueue beats kai",
        {{"mlsched.io/topology-required", kBlock},
         {"kueue.x-k8s.io/podset-required-topology", kRack},
         {"kai.scheduler/topology-required-placement", kZone}},
-       true, 2, -1, "mlsched.io/topology-required"},
+       true,
+       2,
+       -1,
+       "mlsched.io/topology-required"},
       {"kueue beats kai",
        {{"kueue.x-k8s.io/podset-required-topology", kRack},
         {"kai.scheduler/topology-required-placement", kZone}},
-       true, 3, -1, "kueue.x-k8s.io/podset-required-topology"},
+       true,
+       3,
+       -1,
+       "kueue.x-k8s.io/podset-required-topology"},
       {"required zone, preferred rack: both kept",
-       {{"mlsched.io/topology-required", kZone}, {"mlsched.io/topology-preferred", kRack}}, true,
-       1, 3, "mlsched.io/topology-required"},
+       {{"mlsched.io/topology-required", kZone}, {"mlsched.io/topology-preferred", kRack}},
+       true,
+       1,
+       3,
+       "mlsched.io/topology-required"},
       {"preferred wider than required is dropped",
-       {{"mlsched.io/topology-required", kRack}, {"mlsched.io/topology-preferred", kZone}}, true,
-       3, -1, "mlsched.io/topology-required"},
-      {"hostname: one node", {{"mlsched.io/topology-required", " kubernetes.io/hostname "}},
-       true, 4, -1, "mlsched.io/topology-required"},
+       {{"mlsched.io/topology-required", kRack}, {"mlsched.io/topology-preferred", kZone}},
+       true,
+       3,
+       -1,
+       "mlsched.io/topology-required"},
+      {"hostname: one node",
+       {{"mlsched.io/topology-required", " kubernetes.io/hostname "}},
+       true,
+       4,
+       -1,
+       "mlsched.io/topology-required"},
       {"unknown level", {{"mlsched.io/topology-required", "example.com/pod"}}, false, 0, 0, ""},
       {"empty value", {{"kueue.x-k8s.io/podset-preferred-topology", "  "}}, false, 0, 0, ""},
       {"a bad lower-precedence key is not read",
        {{"mlsched.io/topology-required", kRack},
         {"kai.scheduler/topology-required-placement", "bogus"}},
-       true, 3, -1, "mlsched.io/topology-required"},
+       true,
+       3,
+       -1,
+       "mlsched.io/topology-required"},
   };
   for (const Case& c : cases) {
     CAPTURE(c.name);
