@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include <chrono>
+#include <future>
 
 #include "k8s/decode.h"
 #include "k8s/json_parse.h"
@@ -64,6 +65,7 @@ void Reflector::GrowArena(size_t used) {
 void Reflector::Stop() {
   stopped_ = true;
   cancel_.Cancel();
+  prefetch_cancel_.Cancel();
   std::lock_guard<std::mutex> l(sleep_mu_);
   sleep_cv_.notify_all();
 }
@@ -164,11 +166,17 @@ Status Reflector::Run(bool stop_on_not_found) {
 Status Reflector::ListAll() {
   std::string cont;
   bool restarted = false;
+  auto page_query = [this](const std::string& c) {
+    std::string q = path_ + "?limit=" + std::to_string(options_.page_size);
+    if (!c.empty()) q += "&continue=" + UrlEncode(c);
+    return q;
+  };
+  // The next page is fetched while this one is decoded, as soon as its continue token is known:
+  // the server's work and the transfer overlap with our decoding.
+  std::future<HttpResult> prefetch;
   sink_.BeginList();
   while (true) {
-    std::string q = path_ + "?limit=" + std::to_string(options_.page_size);
-    if (!cont.empty()) q += "&continue=" + UrlEncode(cont);
-    HttpResult r = client_.Get(q, &cancel_);
+    HttpResult r = prefetch.valid() ? prefetch.get() : client_.Get(page_query(cont), &cancel_);
     if (stopped_ || r.cancelled) {
       sink_.AbortList();
       return Status::Unavailable("stopped");
@@ -178,6 +186,7 @@ Status Reflector::ListAll() {
       LOG(INFO) << "list " << path_ << ": continue token expired; listing again";
       restarted = true;
       cont.clear();
+      if (prefetch.valid()) prefetch.get();  // cannot be pending here; keeps the flow obvious
       sink_.AbortList();
       sink_.BeginList();
       continue;
@@ -209,11 +218,16 @@ Status Reflector::ListAll() {
         RecordError("list: page without items/metadata");
         return Status::Unavailable("malformed list page");
       }
+      rv = StringMember(meta->value, "resourceVersion");
+      cont = StringMember(meta->value, "continue");
+      if (!cont.empty()) {
+        prefetch = std::async(std::launch::async, [this, q = page_query(cont)] {
+          return client_.Get(q, &prefetch_cancel_);
+        });
+      }
       if (items->value.IsArray()) {
         for (const auto& item : items->value.GetArray()) sink_.ListItem(item);
       }
-      rv = StringMember(meta->value, "resourceVersion");
-      cont = StringMember(meta->value, "continue");
       arena_used = alloc.Size();
     }  // the DOM is gone: the arena may be replaced now
     GrowArena(arena_used);

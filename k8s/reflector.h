@@ -119,6 +119,7 @@ class Reflector {
   std::string event_buf_;  // a watch event, parsed in place (reflector thread only)
 
   Cancellation cancel_;
+  Cancellation prefetch_cancel_;  // the LIST page fetched ahead
   std::atomic<bool> stopped_{false};
   std::mutex sleep_mu_;
   std::condition_variable sleep_cv_;
