@@ -75,7 +75,9 @@ struct NodeLoad {
 
 // Kube-scheduler's LeastAllocated (NodeResourcesFit, scoringStrategy LeastAllocated): the mean
 // over cpu, memory and (when the node has any) GPUs of the free share after placing the pod,
-// 0 for a resource the pod would overflow.
+// 0 for a resource the pod would overflow. Unlike the scheduler, requests are taken as given
+// (no 100m/200MiB stand-in for pods without requests): the model's node usage is counted the
+// same way, so the comparison between nodes stays fair.
 int LeastAllocatedScore(const ResourceView& pod, const NodeLoad& node);
 
 // GPU best-fit for a pod requesting GPUs: the fewer GPUs stay free on the node after

@@ -164,8 +164,8 @@ uint32_t Topology::IndexOf(std::string_view node_name) const {
 }
 
 int Topology::SharedLevels(uint32_t a, uint32_t b) const {
-  assert(a < NumNodes() && b < NumNodes());
-  if (!present_[a] || !present_[b]) return 0;
+  // why: checked, not asserted: a stale index from a caller must not read out of bounds.
+  if (!HasNode(a) || !HasNode(b)) return 0;
   const int num_levels = NumLevels();
   const uint32_t* ra = &domains_[static_cast<size_t>(a) * num_levels];
   const uint32_t* rb = &domains_[static_cast<size_t>(b) * num_levels];

@@ -36,6 +36,7 @@
 // given to Build) and trust them: out-of-range indices are a programming error (asserted).
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -93,11 +94,12 @@ class Topology {
   }
   // NVLink domain of a node, kNoDomain when it has no NVLink label. O(1).
   uint32_t NvlinkOf(uint32_t node) const { return nvlink_[node]; }
+  // False for empty slots and out-of-range indices.
   bool SameNvlink(uint32_t a, uint32_t b) const {
-    return nvlink_[a] != kNoDomain && nvlink_[a] == nvlink_[b];
+    return a < NumNodes() && b < NumNodes() && nvlink_[a] != kNoDomain && nvlink_[a] == nvlink_[b];
   }
   // How many levels from the top two nodes share: 0 (not even a region) .. NumLevels() (the
-  // same node). Empty slots share nothing. O(levels).
+  // same node). Empty slots and out-of-range indices share nothing. O(levels).
   int SharedLevels(uint32_t a, uint32_t b) const;
 
   // ---- Domains, for the gang planner and the explain view. ----

@@ -170,6 +170,8 @@ TEST_CASE("topology: empty slots, duplicates and names") {
   CHECK(t.DomainOf(1, 0) == kNoDomain);
   CHECK(t.SharedLevels(0, 1) == 0);
   CHECK(t.SharedLevels(0, 2) == 5 - 1);
+  CHECK(t.SharedLevels(0, 99) == 0);  // out of range: nothing shared, no crash
+  CHECK_FALSE(t.SameNvlink(0, 99));
   CHECK(t.IndexOf("n1") == 2);
   CHECK(t.IndexOf("n0") == 0);
   CHECK(t.IndexOf("nope") == kNoDomain);
