@@ -360,16 +360,15 @@ FakeApiServer::Counters FakeApiServer::counters() const {
 
 bool FakeApiServer::InjectFailure(const std::string& path, httplib::Response& res) {
   std::lock_guard<std::mutex> l(mu_);
-  bool fail = false;
+  int status = 0;
   if (fail_n_ > 0 && path.compare(0, fail_prefix_.size(), fail_prefix_) == 0) {
     --fail_n_;
-    fail = true;
+    status = fail_status_;
   } else if (fail_rate_ > 0 && std::uniform_real_distribution<double>(0, 1)(rng_) < fail_rate_) {
-    fail = true;
+    status = 500;
   }
-  if (!fail) return false;
+  if (status == 0) return false;
   ++counters_.injected_failures;
-  int status = fail_n_ >= 0 && fail_status_ ? fail_status_ : 500;
   res.status = status;
   res.set_content(StatusJson(status, "InternalError", "injected failure"), "application/json");
   return true;

@@ -152,7 +152,7 @@ TEST_CASE("ClusterSync: thousands of random changes with faults injected converg
   for (int i = 0; i < kSteps; ++i) {
     churn.Step();
     if (i % 200 == 100) {
-      switch (std::uniform_int_distribution<int>(0, 6)(rng)) {
+      switch (std::uniform_int_distribution<int>(0, 8)(rng)) {
         case 0: server.DropWatches(); break;
         case 1:
           server.StallWatches(true);
@@ -164,6 +164,8 @@ TEST_CASE("ClusterSync: thousands of random changes with faults injected converg
         case 4: server.SendWatchError(410); break;
         case 5: server.SetWatchChunking(std::uniform_int_distribution<size_t>(1, 64)(rng), 0); break;
         case 6: server.SetWatchChunking(0, 0); break;
+        case 7: server.SetFailureRate(0.2, static_cast<uint64_t>(i)); break;
+        case 8: server.SetFailureRate(0); break;
       }
     }
     if (i % 50 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
@@ -173,8 +175,10 @@ TEST_CASE("ClusterSync: thousands of random changes with faults injected converg
   server.SendWatchError(410);
   server.ExpireVersions();
   server.FailRequests(5, 503);
+  server.SetFailureRate(0.3, 7);
   for (int i = 0; i < 100; ++i) churn.Step();
   server.SetWatchChunking(0, 0);
+  server.SetFailureRate(0);
   ExpectConverges(mirror, server);
   k8s::SyncStats st = sync.Stats();
   MESSAGE("relists=" << st.relists << " watch_restarts=" << st.watch_restarts
