@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 #include "k8s/decode.h"
@@ -37,18 +38,27 @@ class TrackingHandler {
         frames_(static_cast<size_t>(std::max(max_depth, 0)) + 2) {}
 
   bool too_deep() const { return too_deep_; }
+  // NodeNames captured without a DOM (ExtenderArgs only): `captured` is true when the last
+  // NodeNames value was an array; a non-string element stops the parse and is named here.
+  bool names_captured() const { return names_captured_; }
+  std::vector<std::string_view>& names() { return names_; }
+  const std::string& names_error() const { return names_error_; }
 
-  bool Null() { return Scalar() || doc_->Null(); }
-  bool Bool(bool b) { return Scalar() || doc_->Bool(b); }
-  bool Int(int i) { return Scalar() || doc_->Int(i); }
-  bool Uint(unsigned u) { return Scalar() || doc_->Uint(u); }
-  bool Int64(int64_t i) { return Scalar() || doc_->Int64(i); }
-  bool Uint64(uint64_t u) { return Scalar() || doc_->Uint64(u); }
-  bool Double(double d) { return Scalar() || doc_->Double(d); }
+  bool Null() { return NotName("null") && (Scalar() || doc_->Null()); }
+  bool Bool(bool b) { return NotName("a boolean") && (Scalar() || doc_->Bool(b)); }
+  bool Int(int i) { return NotName("a number") && (Scalar() || doc_->Int(i)); }
+  bool Uint(unsigned u) { return NotName("a number") && (Scalar() || doc_->Uint(u)); }
+  bool Int64(int64_t i) { return NotName("a number") && (Scalar() || doc_->Int64(i)); }
+  bool Uint64(uint64_t u) { return NotName("a number") && (Scalar() || doc_->Uint64(u)); }
+  bool Double(double d) { return NotName("a number") && (Scalar() || doc_->Double(d)); }
   bool RawNumber(const char* s, SizeType n, bool copy) {
-    return Scalar() || doc_->RawNumber(s, n, copy);
+    return NotName("a number") && (Scalar() || doc_->RawNumber(s, n, copy));
   }
   bool String(const char* s, SizeType n, bool copy) {
+    if (capturing_ && depth_ == 2) {
+      names_.emplace_back(s, n);  // in situ: points into the parse buffer
+      return true;
+    }
     return Scalar() || doc_->String(s, n, copy);
   }
 
@@ -64,6 +74,12 @@ class TrackingHandler {
     key_metadata_ = key == "metadata";
     if (spans_ != nullptr) {
       if (depth_ == 1) {
+        key1_names_ = KeyMatches(key, "nodenames");
+        if (key1_names_) {
+          // A later NodeNames replaces an earlier one, as in Go.
+          names_captured_ = false;
+          names_.clear();
+        }
         key1_nodes_ = KeyMatches(key, "nodes");
       } else if (depth_ == 2 && in_nodes_) {
         key2_items_ = KeyMatches(key, "items");
@@ -74,6 +90,7 @@ class TrackingHandler {
   }
 
   bool StartObject() {
+    if (!NotName("an object")) return false;
     if (!Enter()) return false;
     frames_[depth_] = Frame{key_metadata_ && skip_depth_ < 0, 0};
     key_metadata_ = false;
@@ -114,10 +131,19 @@ class TrackingHandler {
   }
 
   bool StartArray() {
+    if (!NotName("an array")) return false;
     if (!Enter()) return false;
     frames_[depth_] = Frame{false, 0};
     key_metadata_ = false;
     if (skip_depth_ >= 0) return true;
+    if (spans_ != nullptr && depth_ == 2 && key1_names_) {
+      // NodeNames: thousands of names, read straight from the parser into string_views; the
+      // DOM gets an empty array in its place.
+      capturing_ = true;
+      names_captured_ = true;
+      names_.clear();
+      return doc_->StartArray();
+    }
     if (spans_ != nullptr && depth_ == 3 && in_nodes_ && key2_items_) {
       in_items_ = true;
       spans_->clear();
@@ -126,6 +152,11 @@ class TrackingHandler {
   }
 
   bool EndArray(SizeType elements) {
+    if (capturing_ && depth_ == 2) {
+      capturing_ = false;
+      --depth_;
+      return doc_->EndArray(0);
+    }
     --depth_;
     if (skip_depth_ >= 0) {
       if (depth_ == skip_depth_) skip_depth_ = -1;
@@ -149,6 +180,13 @@ class TrackingHandler {
     return true;
   }
 
+  // False (stopping the parse) for a value inside NodeNames that is not a string.
+  bool NotName(const char* type) {
+    if (!(capturing_ && depth_ == 2)) return true;
+    names_error_ = "NodeNames[" + std::to_string(names_.size()) + "]: expected a string, got " + type;
+    return false;
+  }
+
   // True when a scalar is swallowed (it may complete a skipped member).
   bool Scalar() {
     key_metadata_ = false;
@@ -168,6 +206,11 @@ class TrackingHandler {
   bool key_metadata_ = false;
   bool too_deep_ = false;
   bool key1_nodes_ = false;
+  bool key1_names_ = false;
+  bool capturing_ = false;
+  bool names_captured_ = false;
+  std::vector<std::string_view> names_;
+  std::string names_error_;
   bool in_nodes_ = false;
   bool key2_items_ = false;
   bool key2_meta_ = false;
@@ -178,8 +221,10 @@ class TrackingHandler {
 
 // Parses `body` into `doc` in situ in a copy owned by *buffer (strings of the DOM point into
 // it). Records spans when `spans` is not null.
+// With `spans`, also captures NodeNames into *names (when it was an array) without a DOM.
 Status Parse(std::string_view body, const DecodeLimits& limits, Document* doc,
-             std::unique_ptr<char[]>* buffer, std::vector<Span>* spans, Span* list_metadata) {
+             std::unique_ptr<char[]>* buffer, std::vector<Span>* spans, Span* list_metadata,
+             std::optional<std::vector<std::string_view>>* names = nullptr) {
   if (body.size() > limits.max_body_bytes) {
     return Status::InvalidArgument("body of " + std::to_string(body.size()) +
                                    " bytes exceeds the limit of " +
@@ -198,6 +243,7 @@ Status Parse(std::string_view body, const DecodeLimits& limits, Document* doc,
     return !result.IsError();
   };
   doc->Populate(generate);
+  if (!handler.names_error().empty()) return Status::InvalidArgument(handler.names_error());
   if (handler.too_deep()) {
     return Status::InvalidArgument("JSON nested deeper than " + std::to_string(limits.max_depth) +
                                    " levels");
@@ -220,6 +266,7 @@ Status Parse(std::string_view body, const DecodeLimits& limits, Document* doc,
     }
   }
   if (!doc->IsObject()) return Status::InvalidArgument("body is not a JSON object");
+  if (names != nullptr && handler.names_captured()) *names = std::move(handler.names());
   return Status::Ok();
 }
 
@@ -427,7 +474,9 @@ void AppendGoString(std::string_view s, std::string* out) {
 Status DecodeExtenderArgs(std::string_view body, const DecodeLimits& limits, ExtenderArgs* out) {
   *out = ExtenderArgs();
   Document doc;
-  Status s = Parse(body, limits, &doc, &out->buffer_, &out->item_spans, &out->list_metadata);
+  std::optional<std::vector<std::string_view>> captured;
+  Status s = Parse(body, limits, &doc, &out->buffer_, &out->item_spans, &out->list_metadata,
+                   &captured);
   if (!s.ok()) return s;
   s = DecodePodField(doc, &out->pod);
   if (!s.ok()) return s;
@@ -467,7 +516,10 @@ Status DecodeExtenderArgs(std::string_view body, const DecodeLimits& limits, Ext
   } else {
     out->item_spans.clear();
     out->list_metadata = Span{};
-    if (out->has_node_names) {
+    if (out->has_node_names && captured) {
+      out->candidates.reserve(captured->size());
+      for (std::string_view n : *captured) out->candidates.push_back(policy::Candidate{n, nullptr});
+    } else if (out->has_node_names) {
       out->candidates.reserve(names->Size());
       for (SizeType i = 0; i < names->Size(); ++i) {
         const Value& n = (*names)[i];
