@@ -233,7 +233,11 @@ bool Driver::ProcessDue() {
     for (BindOutcome& o : extender_->TakeBindOutcomes(now_)) {
       auto it = pod_by_uid_.find(o.uid);
       if (it == pod_by_uid_.end()) continue;
-      HandleBindOutcome(it->second, o.ok, o.error);
+      if (!o.ok && !o.bound_node.empty()) {
+        AdoptBinding(it->second, o.bound_node, o.error);
+      } else {
+        HandleBindOutcome(it->second, o.ok, o.error);
+      }
       progressed = true;
       ++progress_since_flush_;
     }
@@ -675,6 +679,27 @@ void Driver::HandleBindOutcome(size_t i, bool ok, const std::string& error) {
   Unassume(i);
   ToBackoff(i, now_ + Backoff(p));
   MoveAllToActiveOrBackoff();
+}
+
+void Driver::AdoptBinding(size_t i, const std::string& node, const std::string& error) {
+  PodEntry& p = pods_[i];
+  auto it = node_index_.find(node);
+  if (p.state != PodState::kAssumed && p.state != PodState::kActive &&
+      p.state != PodState::kBackoff && p.state != PodState::kUnschedulable) {
+    return;
+  }
+  if (it == node_index_.end()) {
+    HandleBindOutcome(i, false, error);
+    return;
+  }
+  // The scheduler saw its bind fail, yet the API has the pod bound: like the informer, take
+  // the API's word and account the pod where it really is.
+  ++bind_failures_;
+  ++p.rec.bind_failures;
+  p.rec.last_reason = "bind failed (" + error + ") but the pod was bound to " + node;
+  Unassume(i);
+  Assume(i, it->second);
+  Bound(i);
 }
 
 void Driver::Bound(size_t i) {

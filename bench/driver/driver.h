@@ -249,6 +249,7 @@ class Driver : public BindingSink {
   bool Quiescent() const;
   void ScheduleOne(size_t pod);
   void HandleBindOutcome(size_t pod, bool ok, const std::string& error);
+  void AdoptBinding(size_t pod, const std::string& node, const std::string& error);
   void Notify(int kind, const policy::Pod& pod) { watch_.push_back({kind, pod}); }
   void FlushWatch();
 

@@ -42,6 +42,10 @@ struct BindOutcome {
   std::string node;
   bool ok = false;
   std::string error;
+  // A failed bind whose pod the API shows bound anyway (a bind that timed out on the
+  // scheduler's side and completed later): the node it is bound to. The scheduler's informer
+  // would see that binding and drop the pod from its queue; the driver does the same.
+  std::string bound_node;
 };
 
 // Not thread-safe: the driver calls every method from its own thread.

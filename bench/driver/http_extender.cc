@@ -471,12 +471,13 @@ void HttpExtender::Bind(const policy::PodBinding& b, TimeMs now) {
     std::lock_guard<std::mutex> lock(mu_);
     ++in_flight_;
   }
+  binding_of_[b.uid] = b;
   threads_.emplace_back([this, b, body = std::move(body)] {
     CURL* c = curl_easy_init();
     std::string answer;
     Status s = Post(c, "bind", body, &answer);
     if (c) curl_easy_cleanup(c);
-    BindOutcome o{b.uid, b.node, s.ok(), s.message()};
+    BindOutcome o{b.uid, b.node, s.ok(), s.message(), ""};
     if (s.ok()) {
       rapidjson::Document d;
       d.Parse(answer.data(), answer.size());
@@ -503,6 +504,16 @@ std::vector<BindOutcome> HttpExtender::TakeBindOutcomes(TimeMs now) {
                std::make_move_iterator(outcomes_.end()));
     outcomes_.clear();
   }
+  if (writer_) {
+    for (BindOutcome& o : out) {
+      if (o.ok) continue;
+      auto it = binding_of_.find(o.uid);
+      if (it != binding_of_.end()) {
+        o.bound_node = writer_->BoundNode(it->second.ns, it->second.name, o.uid);
+      }
+    }
+  }
+  for (const BindOutcome& o : out) binding_of_.erase(o.uid);
   // Join finished threads now and then so a long run does not keep thousands.
   if (threads_.size() > 256 && InFlight() == 0) {
     for (std::thread& t : threads_) t.join();

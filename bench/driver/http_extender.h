@@ -14,6 +14,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "bench/driver/extender.h"
@@ -28,6 +29,9 @@ class ClusterWriter {
   virtual ~ClusterWriter() = default;
   virtual Status Upsert(Kind kind, const std::string& json) = 0;
   virtual Status Delete(Kind kind, const std::string& ns, const std::string& name) = 0;
+  // The node a pod (with that uid) is bound to in the API server, "" when unbound or absent.
+  virtual std::string BoundNode(const std::string& ns, const std::string& name,
+                                const std::string& uid) = 0;
 };
 
 // Kubernetes JSON of the policy objects (what the API server would hold).
@@ -81,6 +85,7 @@ class HttpExtender : public Extender {
   std::deque<BindOutcome> outcomes_;  // guarded by mu_
   size_t in_flight_ = 0;              // guarded by mu_
   std::vector<std::thread> threads_;
+  std::unordered_map<std::string, policy::PodBinding> binding_of_;  // binds in flight, by uid
 };
 
 }  // namespace mlsched::bench

@@ -78,7 +78,7 @@ void InProcessExtender::Bind(const policy::PodBinding& binding, TimeMs now) {
       break;  // parked: released by a later Bind or failed by ExpireBinds
     case policy::BindDecision::Kind::kFail:
       ready_.push_back(
-          {binding.uid, binding.node, false, d.error.empty() ? "bind refused" : d.error});
+          {binding.uid, binding.node, false, d.error.empty() ? "bind refused" : d.error, ""});
       break;
   }
 }
@@ -87,14 +87,14 @@ std::vector<BindOutcome> InProcessExtender::TakeBindOutcomes(TimeMs now) {
   std::vector<BindOutcome> out = std::move(ready_);
   ready_.clear();
   for (policy::BindExpiry& e : engine_->ExpireBinds(now)) {
-    out.push_back({std::move(e.uid), "", false, std::move(e.error)});
+    out.push_back({std::move(e.uid), "", false, std::move(e.error), ""});
   }
   size_t done = 0;
   while (done < creates_.size() && creates_[done].due <= now) {
     const policy::PodBinding& b = creates_[done].binding;
     Status s = sink_->CreateBinding(b, now);
     engine_->BindDone(b, s.ok(), s.message(), now);
-    out.push_back({b.uid, b.node, s.ok(), s.ok() ? "" : "binding rejected: " + s.message()});
+    out.push_back({b.uid, b.node, s.ok(), s.ok() ? "" : "binding rejected: " + s.message(), ""});
     ++done;
   }
   creates_.erase(creates_.begin(), creates_.begin() + done);

@@ -41,6 +41,7 @@ struct Flags {
   bool quick = false, philly = false, alibaba = false, help = false, throughput = false;
   std::string extender_bin = MLSCHED_EXTENDER_BIN;
   int pods = 2000;
+  bool nodes_given = false;
   int nodes = 512, gpus_per_node = 8;
   double hours = 24, drain_hours = 12, load = 0.75, start_day = 30;
   uint64_t seed = 1;
@@ -103,6 +104,7 @@ std::vector<std::string> ParseFlags(int argc, char** argv, Flags* f) {
       d = f->nodes;
       number(&d, 1, 100000);
       f->nodes = static_cast<int>(d);
+      f->nodes_given = true;
     } else if (a == "--gpus-per-node") {
       d = f->gpus_per_node;
       number(&d, 1, 64);
@@ -202,6 +204,7 @@ int Main(int argc, char** argv) {
     } else {
       to.pods = f.pods;
     }
+    if (f.nodes_given) to.node_counts = {f.nodes};
     to.extender_bin = f.extender_bin;
     to.out_dir = f.out == "bench/reports/quality" ? "bench/reports/throughput" : f.out;
     to.command = CommandLine(argc, argv);

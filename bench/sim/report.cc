@@ -171,6 +171,18 @@ Status WriteReport(const std::string& dir_name, const ReportInput& in) {
     }
     s = WriteFile(dir / ("jobs_" + slug + ".csv"), jobs.str());
     if (!s.ok()) return s;
+    // Pods never bound, with the scheduler's last reason (what `kubectl describe` would say).
+    std::ostringstream waiting;
+    waiting << "namespace,name,job,gpus,created_s,attempts,last_reason\n";
+    for (const PodRecord& p : run.pods) {
+      if (p.bound >= 0 || p.deleted >= 0) continue;
+      std::string reason = p.last_reason;
+      std::replace(reason.begin(), reason.end(), '"', '\'');
+      waiting << p.ns << ',' << p.name << ',' << p.job << ',' << p.gpus << ',' << p.created / 1000.0
+              << ',' << p.attempts << ",\"" << reason << "\"\n";
+    }
+    s = WriteFile(dir / ("unscheduled_" + slug + ".csv"), waiting.str());
+    if (!s.ok()) return s;
     // Delay distributions: (delay, share with at most that delay, share waiting longer).
     auto write_cdf = [&](std::vector<double> v, const std::string& file) {
       std::sort(v.begin(), v.end());
@@ -299,6 +311,7 @@ Status WriteReport(const std::string& dir_name, const ReportInput& in) {
   for (const std::string& sl : slugs) {
     h << "<li><a href='samples_" << sl << ".csv'>samples_" << sl << ".csv</a>, <a href='jobs_" << sl
       << ".csv'>jobs_" << sl << ".csv</a>, <a href='delays_" << sl << ".csv'>delays_" << sl
+      << ".csv</a>, <a href='unscheduled_" << sl << ".csv'>unscheduled_" << sl
       << ".csv</a>, <a href='gang_delays_" << sl << ".csv'>gang_delays_" << sl << ".csv</a></li>";
   }
   h << "</ul>\n<h2>Made by</h2><p><code>" << Html(in.command) << "</code></p>\n<p>"

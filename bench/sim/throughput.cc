@@ -4,6 +4,7 @@
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <rapidjson/document.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
@@ -48,6 +49,26 @@ class FakeApiWriter : public ClusterWriter {
   }
   Status Delete(Kind kind, const std::string& ns, const std::string& name) override {
     return api_->Delete(Map(kind), ns, name) ? Status::Ok() : Status::NotFound(name);
+  }
+  std::string BoundNode(const std::string& ns, const std::string& name,
+                        const std::string& uid) override {
+    std::optional<std::string> json = api_->Get(fakes::Kind::kPod, ns, name);
+    if (!json) return "";
+    rapidjson::Document d;
+    d.Parse(json->data(), json->size());
+    if (d.HasParseError() || !d.IsObject()) return "";
+    auto meta = d.FindMember("metadata");
+    auto spec = d.FindMember("spec");
+    if (meta == d.MemberEnd() || spec == d.MemberEnd() || !meta->value.IsObject() ||
+        !spec->value.IsObject()) {
+      return "";
+    }
+    auto u = meta->value.FindMember("uid");
+    if (u == meta->value.MemberEnd() || !u->value.IsString() || uid != u->value.GetString()) {
+      return "";
+    }
+    auto n = spec->value.FindMember("nodeName");
+    return n != spec->value.MemberEnd() && n->value.IsString() ? n->value.GetString() : "";
   }
 
  private:

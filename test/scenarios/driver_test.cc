@@ -58,11 +58,11 @@ class FakeExtender : public Extender {
     for (const policy::PodBinding& b : queued) {
       if (fail_binds > 0) {
         --fail_binds;
-        out.push_back({b.uid, b.node, false, "scripted failure"});
+        out.push_back({b.uid, b.node, false, "scripted failure", ""});
         continue;
       }
       Status s = sink_->CreateBinding(b, now);
-      out.push_back({b.uid, b.node, s.ok(), s.message()});
+      out.push_back({b.uid, b.node, s.ok(), s.message(), ""});
     }
     queued.clear();
     return out;
