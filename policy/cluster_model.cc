@@ -33,6 +33,34 @@ void Compact(Pod& p) {
 
 }  // namespace
 
+ClusterModel::ClusterModel(std::vector<std::string> gpu_resources)
+    : gpu_resources_(std::move(gpu_resources)) {}
+
+Totals ClusterModel::TotalsOf(const Resources& r) const {
+  Totals t{r.milli_cpu, r.memory, r.ephemeral_storage, r.pods, 0};
+  for (const std::string& g : gpu_resources_) t.gpus += r.Scalar(g);
+  return t;
+}
+
+void ClusterModel::AddUsed(NodeState& s, const Resources& r, int sign) {
+  Totals t = TotalsOf(r);
+  s.used_totals.milli_cpu += sign * t.milli_cpu;
+  s.used_totals.memory += sign * t.memory;
+  s.used_totals.ephemeral_storage += sign * t.ephemeral_storage;
+  s.used_totals.pods += sign * t.pods;
+  s.used_totals.gpus += sign * t.gpus;
+}
+
+void ClusterModel::AddReserved(uint32_t index, const Resources& r, int sign) {
+  NodeState& s = nodes_[index];
+  if (sign > 0) {
+    s.reserved += r;
+  } else {
+    s.reserved -= r;
+  }
+  AddUsed(s, r, sign);
+}
+
 // ---- nodes ----
 
 uint32_t ClusterModel::SlotFor(std::string_view name) {
@@ -60,6 +88,7 @@ void ClusterModel::UpsertNode(Node node) {
   }
   s.present = true;
   s.node = std::move(node);
+  s.alloc_totals = TotalsOf(s.node.allocatable);
 }
 
 void ClusterModel::DeleteNode(std::string_view name) {
@@ -70,6 +99,7 @@ void ClusterModel::DeleteNode(std::string_view name) {
   s.present = false;
   s.node = Node{};
   s.node.name = std::string(name);
+  s.alloc_totals = Totals{};
   --present_nodes_;
   ++node_generation_;
   ++node_status_generation_;
@@ -106,7 +136,9 @@ void ClusterModel::Uncount(PodEntry& e) {
   auto it = node_index_.find(e.counted_node);
   if (it != node_index_.end()) {
     NodeState& s = nodes_[it->second];
-    s.requested -= CountedRequests(e.pod);
+    Resources r = CountedRequests(e.pod);
+    s.requested -= r;
+    AddUsed(s, r, -1);
     --s.pod_count;
   }
   e.counted_node.clear();
@@ -123,7 +155,9 @@ void ClusterModel::Recount(PodEntry& e) {
   Uncount(e);
   if (want.empty()) return;
   NodeState& s = nodes_[SlotFor(want)];
-  s.requested += CountedRequests(e.pod);
+  Resources r = CountedRequests(e.pod);
+  s.requested += r;
+  AddUsed(s, r, +1);
   ++s.pod_count;
   e.counted_node = std::move(want);
   ++counted_pods_;

@@ -16,7 +16,7 @@ namespace {
 
 Engine::Engine(Options options)
     : options_(std::move(options)),
-      model_(std::make_unique<ClusterModel>()),
+      model_(std::make_unique<ClusterModel>(options_.gpu_resources)),
       gangs_(std::make_unique<GangBook>(*model_, options_)),
       pipelines_(std::make_unique<PipelineHistory>(options_)) {
   model_->AddPodListener(
@@ -36,6 +36,40 @@ std::shared_ptr<const Topology> Engine::CurrentTopology() const {
     topology_generation_ = model_->node_generation();
   }
   return topology_;
+}
+
+struct Engine::ResolvedNames {
+  size_t slots = 0;               // model slots when resolved: new names invalidate misses
+  std::vector<std::string> names;
+  std::vector<int32_t> index;     // model slot per name, -1 when unknown
+};
+
+std::shared_ptr<const Engine::ResolvedNames> Engine::Resolve(
+    const std::vector<Candidate>& nodes) const {
+  // kube-scheduler sends the same node list, in the same order, call after call: comparing it
+  // with the last one is a sequential scan, far cheaper than 5,000 hash probes.
+  std::shared_ptr<const ResolvedNames> last;
+  {
+    std::lock_guard lock(names_mu_);
+    last = resolved_;
+  }
+  const size_t slots = model_->node_slots();
+  if (last && last->slots == slots && last->names.size() == nodes.size()) {
+    bool same = true;
+    for (size_t i = 0; i < nodes.size() && same; ++i) same = last->names[i] == nodes[i].name;
+    if (same) return last;
+  }
+  auto fresh = std::make_shared<ResolvedNames>();
+  fresh->slots = slots;
+  fresh->names.reserve(nodes.size());
+  fresh->index.reserve(nodes.size());
+  for (const Candidate& c : nodes) {
+    fresh->names.emplace_back(c.name);
+    fresh->index.push_back(model_->NodeIndex(c.name));
+  }
+  std::lock_guard lock(names_mu_);
+  resolved_ = fresh;
+  return fresh;
 }
 
 struct Engine::NodeStatusIndex {
@@ -158,34 +192,62 @@ FilterResult Engine::Filter(const Pod& pod, const std::vector<Candidate>& nodes,
 
   const std::string* planned =
       admission.kind == GangAdmission::Kind::kPass ? &admission.planned_node : nullptr;
-  for (uint32_t i = 0; i < nodes.size(); ++i) {
-    const Candidate& c = nodes[i];
-    if (admission.kind == GangAdmission::Kind::kWait) {
-      (admission.unresolvable ? out.unresolvable : out.failed).push_back({i, admission.reason});
-      continue;
-    }
-    if (planned) {
-      if (c.name == *planned) {
+  if (admission.kind == GangAdmission::Kind::kWait) {
+    auto& into = admission.unresolvable ? out.unresolvable : out.failed;
+    for (uint32_t i = 0; i < nodes.size(); ++i) into.push_back({i, admission.reason});
+    return out;
+  }
+  if (planned) {
+    for (uint32_t i = 0; i < nodes.size(); ++i) {
+      if (nodes[i].name == *planned) {
         out.passed.push_back(i);
       } else {
         out.failed.push_back({i, "gang member planned on node " + *planned});
       }
-      continue;
     }
-    int32_t idx = model_->NodeIndex(c.name);
+    // A planned node the scheduler did not offer: the plan no longer suits this pod.
+    if (out.passed.empty()) {
+      for (auto& f : out.failed) {
+        f.reason = "gang member planned on node " + *planned +
+                   ", which the scheduler did not offer; re-planning";
+      }
+    }
+    return out;
+  }
+
+  // The pod's requests as plain integers. Pods asking only for cpu, memory, storage and the
+  // (single) GPU resource are checked on integers; others take the named-resource path.
+  const Totals want = model_->TotalsOf(pod.requests);
+  bool fast = options_.gpu_resources.size() == 1;
+  for (const ScalarQuantity& q : pod.requests.scalars) fast &= q.name == options_.gpu_resources[0];
+  auto fits_fast = [&want](const NodeState& s) {
+    const Totals& a = s.alloc_totals;
+    const Totals& u = s.used_totals;
+    return u.pods + 1 <= a.pods && want.milli_cpu <= a.milli_cpu - u.milli_cpu &&
+           want.memory <= a.memory - u.memory &&
+           want.ephemeral_storage <= a.ephemeral_storage - u.ephemeral_storage &&
+           want.gpus <= a.gpus - u.gpus;
+  };
+
+  std::shared_ptr<const ResolvedNames> resolved = Resolve(nodes);
+  NodeState view;  // for full Node objects: their allocatable with the model's usage
+  for (uint32_t i = 0; i < nodes.size(); ++i) {
+    const Candidate& c = nodes[i];
+    int32_t idx = resolved->index[i];
     const NodeState* s = idx >= 0 ? &model_->node(idx) : nullptr;
     if (!c.node && (!s || !s->present)) {
       out.failed.push_back({i, "node " + std::string(c.name) + " is not known to mlsched yet"});
       continue;
     }
-    NodeState view;
+    if (!c.node && fast && fits_fast(*s)) {
+      out.passed.push_back(i);
+      continue;
+    }
     if (c.node) {
       // Full Node object from the request: its allocatable wins, usage comes from the model.
       view.node.allocatable = c.node->allocatable;
-      if (s) {
-        view.requested = s->requested;
-        view.reserved = s->reserved;
-      }
+      view.requested = s ? s->requested : Resources{};
+      view.reserved = s ? s->reserved : Resources{};
       s = &view;
     }
     std::string why;
@@ -193,30 +255,23 @@ FilterResult Engine::Filter(const Pod& pod, const std::vector<Candidate>& nodes,
       out.passed.push_back(i);
       continue;
     }
-    // Would it fit without gang reservations, or on the empty node?
+    // Would it fit on the empty node, or without gang reservations?
     std::string why_alloc;
     if (!s->node.allocatable.Fits(pod.requests, &why_alloc)) {
       out.unresolvable.push_back({i, why_alloc});
       continue;
     }
-    NodeState unreserved;
-    unreserved.node.allocatable = s->node.allocatable;
-    unreserved.requested = s->requested;
-    if (!s->reserved.IsZero() && FitsOnNode(unreserved, pod.requests, nullptr, nullptr)) {
-      why += " (capacity reserved for a gang)";
+    if (!s->reserved.IsZero()) {
+      NodeState unreserved;
+      unreserved.node.allocatable = s->node.allocatable;
+      unreserved.requested = s->requested;
+      if (FitsOnNode(unreserved, pod.requests, nullptr, nullptr)) {
+        why += " (capacity reserved for a gang)";
+      }
     }
     out.failed.push_back({i, why});
   }
-  if (admission.kind == GangAdmission::Kind::kNotGang && !out.passed.empty()) {
-    ApplyDataLocality(pod, nodes, &out);
-  }
-  // A planned node the scheduler did not offer: the plan no longer suits this pod.
-  if (planned && out.passed.empty() && !nodes.empty()) {
-    for (auto& f : out.failed) {
-      f.reason = "gang member planned on node " + *planned +
-                 ", which the scheduler did not offer; re-planning";
-    }
-  }
+  if (!out.passed.empty()) ApplyDataLocality(pod, nodes, &out);
   return out;
 }
 
@@ -263,21 +318,20 @@ void Engine::ScoreEach(const Pod& pod, const std::vector<Candidate>& nodes, Time
     scorer.SetFunctionWarmth(std::move(warm), now);
   }
 
+  std::shared_ptr<const ResolvedNames> resolved = Resolve(nodes);
   for (size_t i = 0; i < nodes.size(); ++i) {
     const Candidate& c = nodes[i];
-    int32_t idx = model_->NodeIndex(c.name);
+    int32_t idx = resolved->index[i];
     const NodeState* s = idx >= 0 ? &model_->node(idx) : nullptr;
     if (!s || (!s->present && !c.node)) {
       visit(i, static_cast<const RuleScores*>(nullptr), planned);
       continue;
     }
     NodeLoad load;
-    load.allocatable = ViewOf(c.node ? c.node->allocatable : s->node.allocatable,
-                              options_.gpu_resources);
-    ResourceView used = ViewOf(s->requested, options_.gpu_resources);
-    ResourceView held = ViewOf(s->reserved, options_.gpu_resources);
-    load.used = {used.milli_cpu + held.milli_cpu, used.memory + held.memory,
-                 used.gpus + held.gpus};
+    load.allocatable = c.node ? ViewOf(c.node->allocatable, options_.gpu_resources)
+                              : ResourceView{s->alloc_totals.milli_cpu, s->alloc_totals.memory,
+                                             s->alloc_totals.gpus};
+    load.used = {s->used_totals.milli_cpu, s->used_totals.memory, s->used_totals.gpus};
     RuleScores rules = scorer.ScoreNode(static_cast<uint32_t>(idx), load);
     visit(i, &rules, planned);
   }

@@ -216,6 +216,9 @@ class Engine {
   // The topology tree for the current node set, rebuilt lazily when nodes or their labels
   // changed. Callers hold mu_ (shared or exclusive); topology_mu_ serialises the rebuild.
   std::shared_ptr<const Topology> CurrentTopology() const;
+  // Model slots of the candidates' names, cached across calls (the list rarely changes).
+  struct ResolvedNames;
+  std::shared_ptr<const ResolvedNames> Resolve(const std::vector<Candidate>& nodes) const;
   // The image index and the largest node GPU count, rebuilt lazily like the topology.
   struct NodeStatusIndex;
   std::shared_ptr<const NodeStatusIndex> CurrentStatusIndex() const;
@@ -225,6 +228,8 @@ class Engine {
   std::unique_ptr<ClusterModel> model_;
   std::unique_ptr<GangBook> gangs_;
   std::unique_ptr<PipelineHistory> pipelines_;
+  mutable std::mutex names_mu_;
+  mutable std::shared_ptr<const ResolvedNames> resolved_;
   mutable std::mutex topology_mu_;
   mutable std::shared_ptr<const Topology> topology_;
   mutable uint64_t topology_generation_ = ~uint64_t{0};

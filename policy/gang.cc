@@ -240,7 +240,7 @@ void GangBook::Reserve(GangState& g, const std::string& uid, const std::string& 
   Unreserve(g, uid);
   Resources held = req;
   if (held.pods == 0) held.pods = 1;
-  model_.mutable_node(idx).reserved += held;
+  model_.AddReserved(idx, held, +1);
   g.plan[uid] = node;
   g.reservation_requests[uid] = std::move(held);
 }
@@ -251,7 +251,7 @@ void GangBook::Unreserve(GangState& g, const std::string& uid) {
   auto rq = g.reservation_requests.find(uid);
   int32_t idx = model_.NodeIndex(it->second);
   if (idx >= 0 && rq != g.reservation_requests.end()) {
-    model_.mutable_node(idx).reserved -= rq->second;
+    model_.AddReserved(idx, rq->second, -1);
   }
   if (rq != g.reservation_requests.end()) g.reservation_requests.erase(rq);
   g.plan.erase(it);
