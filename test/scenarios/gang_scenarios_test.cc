@@ -26,7 +26,7 @@ TEST_CASE("two 8-GPU gangs on 12 free GPUs: one completes, the other waits holdi
     auto a = run.driver->Job("gang-a"), b = run.driver->Job("gang-b");
     REQUIRE(a);
     REQUIRE(b);
-    MESSAGE((mlsched ? "with" : "without")
+    MESSAGE(std::string(mlsched ? "with" : "without")
             << " mlsched at 5 min: gang-a bound " << a->bound_members << ", gang-b bound "
             << b->bound_members << ", GPUs used " << mid.gpus_used << ", held by incomplete gangs "
             << mid.gpus_held_incomplete);
@@ -98,7 +98,7 @@ TEST_CASE("a gang larger than the cluster waits and holds nothing") {
     s[mlsched ? 0 : 1] = run.Summarize();
     const PodRecord* member = run.driver->Pod("ml", "huge-worker-0");
     REQUIRE(member);
-    MESSAGE((mlsched ? "with" : "without")
+    MESSAGE(std::string(mlsched ? "with" : "without")
             << " mlsched, why huge-worker-0 waits: " << member->last_reason);
     if (mlsched) {
       CHECK(member->bound < 0);
