@@ -184,11 +184,9 @@ TEST_CASE("Engine + ApiBinder + ClusterSync: a bound pod is counted once, before
 }
 
 // In-place pod resize (InPlacePodVerticalScaling, beta and on by default since 1.33) changes a
-// running pod's requests under the same uid; the node's usage must follow. Known to fail while
-// policy::ClusterModel::UpsertPod uncounts a pod with its *new* requests (reported to the
-// policy owner); drop may_fail once that is fixed.
-TEST_CASE("ClusterSync + Engine: a pod resized in place moves its node's usage" *
-          doctest::may_fail()) {
+// running pod's requests under the same uid; the node's usage must follow (the model once
+// uncounted a pod with its new requests).
+TEST_CASE("ClusterSync + Engine: a pod resized in place moves its node's usage") {
   FakeApiServer server;
   REQUIRE(server.Start().ok());
   REQUIRE(server.Upsert(Kind::kNode, NodeJson("n1", 64, 8, "a")).ok());
