@@ -12,6 +12,13 @@ std::string NameKey(std::string_view ns, std::string_view name) {
   return k;
 }
 
+// The by-name index stores a hash, not the name (a string per pod costs ~100 bytes at
+// 150,000 pods); lookups compare the entry's own namespace and name.
+uint64_t NameHash(std::string_view ns, std::string_view name) {
+  uint64_t h = std::hash<std::string_view>{}(ns);
+  return h ^ (std::hash<std::string_view>{}(name) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
+}
+
 // The per-pod request counted on a node: a pod always takes one pod slot.
 Resources CountedRequests(const Pod& p) {
   Resources r = p.requests;
@@ -26,6 +33,7 @@ void Compact(Pod& p) {
   if (p.node_name.empty()) return;
   std::vector<std::string>().swap(p.images);
   std::vector<Toleration>().swap(p.tolerations);
+  std::string().swap(p.owner.uid);
   p.node_selector = Labels();
   std::string().swap(p.scheduler_name);
   std::string().swap(p.nominated_node_name);
@@ -172,9 +180,8 @@ void ClusterModel::UpsertPod(Pod pod, bool from_watch) {
   auto it = pods_.find(pod.uid);
   if (it == pods_.end()) {
     // A pod recreated under the same name has a new uid: drop the old one first.
-    auto byname = by_name_.find(NameKey(pod.ns, pod.name));
-    if (byname != by_name_.end() && byname->second->pod.uid != pod.uid) {
-      std::string old = byname->second->pod.uid;
+    if (const PodEntry* same = FindPodByName(pod.ns, pod.name); same && same->pod.uid != pod.uid) {
+      std::string old = same->pod.uid;
       DeletePod(old);
     }
     std::string uid = pod.uid;
@@ -182,7 +189,7 @@ void ClusterModel::UpsertPod(Pod pod, bool from_watch) {
     e.pod = std::move(pod);
     e.from_watch = from_watch;
     auto [ins, ok] = pods_.emplace(std::move(uid), std::move(e));
-    by_name_[NameKey(ins->second.pod.ns, ins->second.pod.name)] = &ins->second;
+    by_name_.emplace(NameHash(ins->second.pod.ns, ins->second.pod.name), &ins->second);
     Recount(ins->second);
     Notify(nullptr, &ins->second);
     return;
@@ -202,8 +209,13 @@ bool ClusterModel::DeletePod(std::string_view uid) {
   auto it = pods_.find(uid);
   if (it == pods_.end()) return false;
   Uncount(it->second);
-  auto byname = by_name_.find(NameKey(it->second.pod.ns, it->second.pod.name));
-  if (byname != by_name_.end() && byname->second == &it->second) by_name_.erase(byname);
+  auto [lo, hi] = by_name_.equal_range(NameHash(it->second.pod.ns, it->second.pod.name));
+  for (auto b = lo; b != hi; ++b) {
+    if (b->second == &it->second) {
+      by_name_.erase(b);
+      break;
+    }
+  }
   PodEntry before = std::move(it->second);
   pods_.erase(it);
   Notify(&before, nullptr);
@@ -227,8 +239,11 @@ const PodEntry* ClusterModel::FindPod(std::string_view uid) const {
 }
 
 const PodEntry* ClusterModel::FindPodByName(std::string_view ns, std::string_view name) const {
-  auto it = by_name_.find(NameKey(ns, name));
-  return it == by_name_.end() ? nullptr : it->second;
+  auto [lo, hi] = by_name_.equal_range(NameHash(ns, name));
+  for (auto it = lo; it != hi; ++it) {
+    if (it->second->pod.ns == ns && it->second->pod.name == name) return it->second;
+  }
+  return nullptr;
 }
 
 bool ClusterModel::Assume(const std::string& uid, const std::string& ns, const std::string& name,

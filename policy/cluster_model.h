@@ -140,7 +140,7 @@ class ClusterModel {
 
   StringMap<PodEntry> pods_;                // by uid
   // "ns/name" -> entry; unordered_map nodes are stable, so the pointers stay valid.
-  StringMap<PodEntry*> by_name_;
+  std::unordered_multimap<uint64_t, PodEntry*> by_name_;
   int64_t counted_pods_ = 0;
 
   StringMap<PodGroup> pod_groups_;          // "ns/name"

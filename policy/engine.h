@@ -206,6 +206,12 @@ class Engine {
   void ApplyDataLocality(const Pod& pod, const std::vector<Candidate>& nodes,
                          FilterResult* out) const;
 
+  struct ResolvedNames;
+  // Options::cpu_off_gpu_filter: a CPU-only pod that a CPU-only candidate can take does not
+  // pass GPU nodes.
+  void KeepGpuNodesForGpuPods(const ResolvedNames& resolved, const std::vector<Candidate>& nodes,
+                              FilterResult* out) const;
+
   // Runs every scoring rule for each candidate and calls visit(i, rules, planned) where
   // `rules` is null for a node the model does not know; `planned` is the gang plan's node or
   // "". Callers hold mu_ shared. Defined in engine.cc, the only user.
@@ -217,11 +223,10 @@ class Engine {
   // changed. Callers hold mu_ (shared or exclusive); topology_mu_ serialises the rebuild.
   std::shared_ptr<const Topology> CurrentTopology() const;
   // Model slots of the candidates' names, cached across calls (the list rarely changes).
-  struct ResolvedNames;
   std::shared_ptr<const ResolvedNames> Resolve(const std::vector<Candidate>& nodes) const;
   // The image index and the largest node GPU count, rebuilt lazily like the topology.
   struct NodeStatusIndex;
-  std::shared_ptr<const NodeStatusIndex> CurrentStatusIndex() const;
+  std::shared_ptr<const NodeStatusIndex> CurrentStatusIndex(TimeMs now) const;
 
   const Options options_;
   mutable std::shared_mutex mu_;  // guards everything below
@@ -235,6 +240,7 @@ class Engine {
   mutable uint64_t topology_generation_ = ~uint64_t{0};
   mutable std::shared_ptr<const NodeStatusIndex> status_index_;
   mutable uint64_t status_generation_ = ~uint64_t{0};
+  mutable TimeMs status_built_at_ = 0;
 };
 
 }  // namespace mlsched::policy

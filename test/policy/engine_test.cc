@@ -220,3 +220,38 @@ TEST_CASE("functions: a function pod prefers nodes where it ran recently") {
 
 }  // namespace
 }  // namespace mlsched::policy
+
+namespace mlsched::policy {
+namespace {
+
+TEST_CASE("cpu_off_gpu_filter keeps CPU-only pods off GPU nodes while a CPU node fits") {
+  Options o;
+  o.cpu_off_gpu_filter = true;
+  Engine e{o};
+  std::vector<Node> nodes = {MakeNode("gpu", 8), MakeNode("cpu", 0, "z1", "b1", "r1", 8)};
+  for (const Node& n : nodes) e.UpsertNode(n);
+  FilterResult small = e.Filter(MakePod("small", 0, 2), AllNodes(nodes), 0);
+  CHECK(small.passed == std::vector<uint32_t>{1});
+  REQUIRE(small.failed.size() == 1);
+  CHECK(small.failed[0].reason.find("GPU node kept for GPU pods") == 0);
+  // Too big for the CPU node: the GPU node may take it.
+  FilterResult big = e.Filter(MakePod("big", 0, 16), AllNodes(nodes), 0);
+  CHECK(big.passed == std::vector<uint32_t>{0});
+  // GPU pods are not affected.
+  CHECK(e.Filter(MakePod("g", 1, 2), AllNodes(nodes), 0).passed == std::vector<uint32_t>{0});
+}
+
+TEST_CASE("a node list that changes between calls is resolved afresh") {
+  Engine e{Options{}};
+  std::vector<Node> nodes = {MakeNode("a", 8), MakeNode("b", 8)};
+  for (const Node& n : nodes) e.UpsertNode(n);
+  CHECK(e.Filter(MakePod("p", 1), AllNodes(nodes), 0).passed.size() == 2);
+  std::vector<Candidate> later = {{"b", nullptr}, {"c", nullptr}};
+  FilterResult r = e.Filter(MakePod("p", 1), later, 0);
+  CHECK(r.passed == std::vector<uint32_t>{0});
+  e.UpsertNode(MakeNode("c", 8));  // a name unknown before becomes known
+  CHECK(e.Filter(MakePod("p", 1), later, 0).passed.size() == 2);
+}
+
+}  // namespace
+}  // namespace mlsched::policy
