@@ -5,6 +5,7 @@
 #include <rapidjson/reader.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <optional>
 #include <utility>
@@ -424,17 +425,25 @@ bool KeyMatches(std::string_view key, std::string_view field) {
   return i == key.size();
 }
 
+// Bytes that are not copied as they are: control characters, the quote, the backslash, the
+// HTML-sensitive <, >, & (Go escapes them by default) and every non-ASCII byte (checked as UTF-8).
+constexpr std::array<bool, 256> kSpecial = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    t[c] = c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&';
+  }
+  return t;
+}();
+
 void AppendGoString(std::string_view s, std::string* out) {
   out->push_back('"');
   size_t start = 0;
   size_t i = 0;
   while (i < s.size()) {
+    while (i < s.size() && !kSpecial[static_cast<unsigned char>(s[i])]) ++i;
+    if (i >= s.size()) break;
     unsigned char c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
-      if (c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&') {
-        ++i;
-        continue;
-      }
       out->append(s.data() + start, i - start);
       switch (c) {
         case '"': out->append("\\\""); break;
