@@ -221,9 +221,15 @@ struct Server::Impl {
   // One write: Pistache serialises the status line, headers and body into one buffer.
   void Reply(ResponseWriter& w, Verb verb, int code, const std::string& body,
              const Pistache::Http::Mime::MediaType& mime, SteadyClock::time_point start) {
+    // Writes are queued to a reactor; Shutdown waits for them (pending_writes) before it stops
+    // the reactors, or an answer sent from the bind pool or the timer could be lost.
+    ++pending_writes;
     try {
-      w.send(static_cast<Code>(code), body, mime);
+      w.send(static_cast<Code>(code), body, mime)
+          .then([this](ssize_t) { --pending_writes; },
+                [this](std::exception_ptr) { --pending_writes; });
     } catch (const std::exception& e) {
+      --pending_writes;
       // The peer went away: nothing to answer, nothing to undo.
       VLOG(1) << kVerbNames[verb] << ": could not write the answer: " << e.what();
     }
@@ -733,6 +739,7 @@ struct Server::Impl {
   std::vector<std::function<void()>> scrape_hooks;
 
   std::atomic<int> in_flight{0};
+  std::atomic<int> pending_writes{0};  // answers queued to a reactor, not yet written
   std::atomic<int> binding_tasks{0};
 
   std::mutex parked_mu;
@@ -894,6 +901,11 @@ void Server::Shutdown() {
   if (m.bind_pool) m.bind_pool->Stop();
   // Binds that raced in after the last sweep (none can park now: shutting_down_ is set).
   m.AnswerAllParked("mlsched is shutting down; the scheduler will retry this pod");
+  // Let the reactors write the answers just queued (bounded) before they stop.
+  auto write_deadline = std::max(deadline, SteadyClock::now() + std::chrono::seconds(2));
+  while (m.pending_writes.load() > 0 && SteadyClock::now() < write_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
   if (m.debug_endpoint) m.debug_endpoint->shutdown();
   if (m.endpoint) m.endpoint->shutdown();
   LOG(INFO) << "extender stopped";

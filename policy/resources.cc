@@ -8,7 +8,9 @@ namespace {
 template <typename Vec>
 auto FindScalar(Vec& v, std::string_view name) {
   return std::lower_bound(v.begin(), v.end(), name,
-                          [](const ScalarQuantity& q, std::string_view n) { return q.name < n; });
+                          [](const ScalarQuantity& q, std::string_view n) {
+                            return q.name.compare(n) < 0;  // clang 14 + libstdc++ 12: not `<`
+                          });
 }
 
 // Merges `b` into `a` with op(a_value, b_value), dropping zeros.

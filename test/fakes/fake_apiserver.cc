@@ -176,6 +176,9 @@ Status FakeApiServer::Start() {
   int threads = options_.threads;
   server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   server_->set_keep_alive_max_count(100000);
+  // A real API server (Go) disables Nagle; without this every small answer (a binding, a
+  // page) waits for the client's delayed ACK: ~40 ms per call on loopback.
+  server_->set_tcp_nodelay(true);
   // Stop() waits for idle keep-alive connections to time out: keep that short.
   server_->set_keep_alive_timeout(1);
   server_->set_payload_max_length(16 << 20);
