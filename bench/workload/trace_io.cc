@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "bench/workload/workload.h"
+#include "k8s/decode.h"
 
 namespace mlsched::bench {
 namespace {
@@ -84,24 +85,15 @@ Status ParseTable(const std::string& text, Table* t) {
   return Status::Ok();
 }
 
-// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
+// Philly's "YYYY-MM-DD HH:MM:SS" (no zone) is RFC 3339 with a space for the T: one parser.
 bool ParseTimestamp(const std::string& s, int64_t* seconds) {
-  int y, mo, d, h, mi, se;
-  if (std::sscanf(s.c_str(), "%d-%d-%d %d:%d:%d", &y, &mo, &d, &h, &mi, &se) != 6) return false;
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 ||
-      se > 60) {
-    return false;
-  }
-  *seconds = DaysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+  std::string rfc3339 = s;
+  if (rfc3339.size() != 19 || rfc3339[10] != ' ') return false;
+  rfc3339[10] = 'T';
+  rfc3339 += 'Z';
+  policy::TimeMs ms = 0;
+  if (!k8s::ParseRfc3339Ms(rfc3339, &ms)) return false;
+  *seconds = ms / 1000;
   return true;
 }
 
