@@ -411,29 +411,33 @@ void PodScorer::SetFunctionWarmth(std::vector<std::pair<uint32_t, int64_t>> warm
 RuleScores PodScorer::ScoreNode(uint32_t node, const NodeLoad& load) const {
   RuleScores s;
   s.fill(kNotApplicable);
-  s[static_cast<size_t>(Rule::kLeastAllocated)] = LeastAllocatedScore(pod_, load);
-  if (has_plan_) {
-    s[static_cast<size_t>(Rule::kGangPlan)] = node == planned_node_ ? kMaxRuleScore : 0;
+  // why: a rule with weight 0 takes no part in the mean, so it is not computed either; turning
+  // rules off in the options makes prioritize cheaper, not just different.
+  auto on = [this](Rule r) { return RuleWeight(options_.weights, r) > 0; };
+  auto at = [&s](Rule r) -> int& { return s[static_cast<size_t>(r)]; };
+  if (on(Rule::kLeastAllocated)) at(Rule::kLeastAllocated) = LeastAllocatedScore(pod_, load);
+  if (has_plan_ && on(Rule::kGangPlan)) {
+    at(Rule::kGangPlan) = node == planned_node_ ? kMaxRuleScore : 0;
   }
-  if (!topology_anchors_.empty()) {
-    s[static_cast<size_t>(Rule::kTopology)] = topology_anchors_.Score(topology_, closeness_, node);
+  if (!topology_anchors_.empty() && on(Rule::kTopology)) {
+    at(Rule::kTopology) = topology_anchors_.Score(topology_, closeness_, node);
   }
-  s[static_cast<size_t>(Rule::kGpuFit)] =
-      GpuFitScore(pod_.gpus, load, options_.gpu_spread, max_node_gpus_);
-  s[static_cast<size_t>(Rule::kCpuOffGpu)] = CpuOffGpuScore(pod_.gpus, load.allocatable.gpus);
-  if (!pod_images_.empty()) {
-    s[static_cast<size_t>(Rule::kImageLocality)] = images_.Score(pod_images_, node);
+  if (on(Rule::kGpuFit)) {
+    at(Rule::kGpuFit) = GpuFitScore(pod_.gpus, load, options_.gpu_spread, max_node_gpus_);
   }
-  if (!predecessors_.empty()) {
-    s[static_cast<size_t>(Rule::kPipelineLocality)] =
-        predecessors_.Score(topology_, data_table_, node);
+  if (on(Rule::kCpuOffGpu)) at(Rule::kCpuOffGpu) = CpuOffGpuScore(pod_.gpus, load.allocatable.gpus);
+  if (!pod_images_.empty() && on(Rule::kImageLocality)) {
+    at(Rule::kImageLocality) = images_.Score(pod_images_, node);
   }
-  if (is_function_) {
+  if (!predecessors_.empty() && on(Rule::kPipelineLocality)) {
+    at(Rule::kPipelineLocality) = predecessors_.Score(topology_, data_table_, node);
+  }
+  if (is_function_ && on(Rule::kFunctionWarm)) {
     auto it = std::lower_bound(warm_.begin(), warm_.end(), std::make_pair(node, INT64_MIN));
     int64_t age = it != warm_.end() && it->first == node ? now_ - it->second : -1;
     // why: a record from the future (clock skew between writers) is as warm as it gets.
     if (it != warm_.end() && it->first == node && age < 0) age = 0;
-    s[static_cast<size_t>(Rule::kFunctionWarm)] =
+    at(Rule::kFunctionWarm) =
         FunctionWarmScore(age, options_.function_warm_ms, images_.CountPresent(pod_images_, node),
                           pod_images_.num_containers);
   }
