@@ -59,7 +59,9 @@ int main(int argc, char** argv) {
   step.annotations.Set("mlsched.io/pipeline", "run1"); step.annotations.Set("mlsched.io/step", "s2");
   step.annotations.Set("mlsched.io/after", "s0,s1");
   Pod gang = MakeGangPod("big", 17, 16, 8);
-  for (const Pod* p : {&step, &gang}) {
+  Pod imaged = MakePod("imaged", 2, 8);  // topology/GPU/image rules only (issue 5)
+  imaged.images = {"registry.example.com/ml/pytorch-train:2.3.0"};
+  for (const Pod* p : {&imaged, &gang, &step}) {
     std::vector<double> ta, tb;
     for (int rep = 0; rep < kRounds; ++rep) {
       for (int which = 0; which < 2; ++which) {
@@ -76,7 +78,11 @@ int main(int argc, char** argv) {
     double ma = ta[ta.size() / 2], mb = tb[tb.size() / 2];
     std::printf("%d nodes, %s: every rule %.0f us, least-allocated only %.0f us (medians), "
                 "ratio %.2f (target <= 1.5)\n",
-                kNodes, p == &step ? "pipeline step with image" : "gang member (16 anchors)", ma,
+                kNodes,
+                p == &step     ? "pipeline step with image (issue 6)"
+                : p == &gang   ? "gang member, 16 anchors (issue 5)"
+                               : "GPU pod with image (issue 5)",
+                ma,
                 mb, ma / mb);
   }
 }
