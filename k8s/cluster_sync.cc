@@ -50,136 +50,128 @@ bool KeyOf(const rapidjson::Value& obj, std::string* ns, std::string* name, std:
 
 // ---- Sinks: decode and forward. Each runs on its reflector's thread. ----
 
-class ClusterSync::NodeSink : public ReflectorSink {
- public:
-  NodeSink(ModelWriter& w, std::atomic<int64_t>& skipped) : w_(w), skipped_(skipped) {}
-  void BeginList() override { list_.clear(); }
-  void ListItem(const rapidjson::Value& obj) override {
-    policy::Node n;
-    if (Decode(obj, &n)) list_.push_back(std::move(n));
-  }
-  void EndList() override {
-    w_.ReplaceNodes(std::move(list_));
-    list_ = {};
-  }
-  void AbortList() override { list_ = {}; }
-  void Event(WatchEventType type, const rapidjson::Value& obj) override {
-    if (type == WatchEventType::kDeleted) {
-      std::string ns, name, uid;
-      if (KeyOf(obj, &ns, &name, &uid)) {
-        w_.DeleteNode(name);
-      } else {
-        Skip(obj, "no metadata.name");
-      }
-      return;
-    }
-    policy::Node n;
-    if (Decode(obj, &n)) w_.UpsertNode(std::move(n));
-  }
+// What differs between the kinds of object a sink forwards to the model.
+template <typename T>
+struct SinkKind;
 
- private:
-  bool Decode(const rapidjson::Value& obj, policy::Node* n) {
-    Status s = DecodeNode(obj, n);
-    if (!s.ok()) Skip(obj, s.message());
-    return s.ok();
+template <>
+struct SinkKind<policy::Node> {
+  static constexpr const char* kName = "Node";
+  static Status Decode(const rapidjson::Value& o, policy::Node* n) { return DecodeNode(o, n); }
+  static void FromKey(std::string ns, std::string name, std::string uid, policy::Node* n) {
+    n->name = std::move(name);
   }
-  void Skip(const rapidjson::Value& obj, const std::string& why) {
-    ++skipped_;
-    LOG(WARNING) << "skipping malformed Node " << NameForLog(obj) << ": " << why;
+  static void Replace(ModelWriter& w, std::vector<policy::Node> v, policy::TimeMs) {
+    w.ReplaceNodes(std::move(v));
   }
-  ModelWriter& w_;
-  std::atomic<int64_t>& skipped_;
-  std::vector<policy::Node> list_;
+  static void Upsert(ModelWriter& w, policy::Node n, policy::TimeMs) { w.UpsertNode(std::move(n)); }
+  static void Delete(ModelWriter& w, const policy::Node& n, policy::TimeMs) { w.DeleteNode(n.name); }
 };
 
-class ClusterSync::PodSink : public ReflectorSink {
+template <>
+struct SinkKind<policy::Pod> {
+  static constexpr const char* kName = "Pod";
+  static Status Decode(const rapidjson::Value& o, policy::Pod* p) { return DecodePod(o, p); }
+  static void FromKey(std::string ns, std::string name, std::string uid, policy::Pod* p) {
+    p->ns = std::move(ns);
+    p->name = std::move(name);
+    p->uid = std::move(uid);
+  }
+  static void Replace(ModelWriter& w, std::vector<policy::Pod> v, policy::TimeMs now) {
+    w.ReplacePods(std::move(v), now);
+  }
+  static void Upsert(ModelWriter& w, policy::Pod p, policy::TimeMs now) {
+    w.UpsertPod(std::move(p), now);
+  }
+  static void Delete(ModelWriter& w, const policy::Pod& p, policy::TimeMs now) {
+    w.DeletePod(p, now);
+  }
+};
+
+template <>
+struct SinkKind<policy::PodGroup> {
+  static constexpr const char* kName = "PodGroup";
+  static Status Decode(const rapidjson::Value& o, policy::PodGroup* g) {
+    return DecodePodGroup(o, g);
+  }
+  static void FromKey(std::string ns, std::string name, std::string uid, policy::PodGroup* g) {
+    g->ns = std::move(ns);
+    g->name = std::move(name);
+  }
+  static void Replace(ModelWriter& w, std::vector<policy::PodGroup> v, policy::TimeMs) {
+    w.ReplacePodGroups(std::move(v));
+  }
+  static void Upsert(ModelWriter& w, policy::PodGroup g, policy::TimeMs) {
+    w.UpsertPodGroup(std::move(g));
+  }
+  static void Delete(ModelWriter& w, const policy::PodGroup& g, policy::TimeMs) {
+    w.DeletePodGroup(g.ns, g.name);
+  }
+};
+
+// Lists replace the model's objects of the kind; events upsert or delete one. A malformed
+// object is skipped with a log line and a count; a DELETED whose last state does not decode
+// still deletes by its metadata key (the pipeline history then just has less to record).
+template <typename T>
+class ObjectSink : public ReflectorSink {
  public:
-  PodSink(ModelWriter& w, std::atomic<int64_t>& skipped, std::function<policy::TimeMs()> now)
+  ObjectSink(ModelWriter& w, std::atomic<int64_t>& skipped, std::function<policy::TimeMs()> now)
       : w_(w), skipped_(skipped), now_(std::move(now)) {}
   void BeginList() override { list_.clear(); }
   void ListItem(const rapidjson::Value& obj) override {
-    policy::Pod p;
-    if (Decode(obj, &p)) list_.push_back(std::move(p));
+    T t;
+    if (Decode(obj, &t)) list_.push_back(std::move(t));
   }
   void EndList() override {
-    w_.ReplacePods(std::move(list_), now_());
+    SinkKind<T>::Replace(w_, std::move(list_), Now());
     list_ = {};
   }
   void AbortList() override { list_ = {}; }
   void Event(WatchEventType type, const rapidjson::Value& obj) override {
     if (type == WatchEventType::kDeleted) {
-      policy::Pod p;
-      if (!DecodePod(obj, &p).ok()) {
-        // The last state does not decode; the pod must still leave the model.
-        p = policy::Pod();
-        if (!KeyOf(obj, &p.ns, &p.name, &p.uid)) {
+      T t;
+      if (!SinkKind<T>::Decode(obj, &t).ok()) {
+        t = T();
+        std::string ns, name, uid;
+        if (!KeyOf(obj, &ns, &name, &uid)) {
           Skip(obj, "DELETED without metadata.name");
           return;
         }
+        SinkKind<T>::FromKey(std::move(ns), std::move(name), std::move(uid), &t);
       }
-      w_.DeletePod(p, now_());
+      SinkKind<T>::Delete(w_, t, Now());
       return;
     }
-    policy::Pod p;
-    if (Decode(obj, &p)) w_.UpsertPod(std::move(p), now_());
+    T t;
+    if (Decode(obj, &t)) SinkKind<T>::Upsert(w_, std::move(t), Now());
   }
 
  private:
-  bool Decode(const rapidjson::Value& obj, policy::Pod* p) {
-    Status s = DecodePod(obj, p);
+  policy::TimeMs Now() const { return now_ ? now_() : 0; }
+  bool Decode(const rapidjson::Value& obj, T* t) {
+    Status s = SinkKind<T>::Decode(obj, t);
     if (!s.ok()) Skip(obj, s.message());
     return s.ok();
   }
   void Skip(const rapidjson::Value& obj, const std::string& why) {
     ++skipped_;
-    LOG(WARNING) << "skipping malformed Pod " << NameForLog(obj) << ": " << why;
+    LOG(WARNING) << "skipping malformed " << SinkKind<T>::kName << " " << NameForLog(obj) << ": "
+                 << why;
   }
   ModelWriter& w_;
   std::atomic<int64_t>& skipped_;
   std::function<policy::TimeMs()> now_;
-  std::vector<policy::Pod> list_;
+  std::vector<T> list_;
 };
 
-class ClusterSync::PodGroupSink : public ReflectorSink {
- public:
-  PodGroupSink(ModelWriter& w, std::atomic<int64_t>& skipped) : w_(w), skipped_(skipped) {}
-  void BeginList() override { list_.clear(); }
-  void ListItem(const rapidjson::Value& obj) override {
-    policy::PodGroup g;
-    if (Decode(obj, &g)) list_.push_back(std::move(g));
-  }
-  void EndList() override {
-    w_.ReplacePodGroups(std::move(list_));
-    list_ = {};
-  }
-  void AbortList() override { list_ = {}; }
-  void Event(WatchEventType type, const rapidjson::Value& obj) override {
-    if (type == WatchEventType::kDeleted) {
-      std::string ns, name, uid;
-      if (KeyOf(obj, &ns, &name, &uid)) {
-        w_.DeletePodGroup(ns, name);
-      } else {
-        Skip(obj, "no metadata.name");
-      }
-      return;
-    }
-    policy::PodGroup g;
-    if (Decode(obj, &g)) w_.UpsertPodGroup(std::move(g));
-  }
-
- private:
-  bool Decode(const rapidjson::Value& obj, policy::PodGroup* g) {
-    Status s = DecodePodGroup(obj, g);
-    if (!s.ok()) Skip(obj, s.message());
-    return s.ok();
-  }
-  void Skip(const rapidjson::Value& obj, const std::string& why) {
-    ++skipped_;
-    LOG(WARNING) << "skipping malformed PodGroup " << NameForLog(obj) << ": " << why;
-  }
-  ModelWriter& w_;
-  std::atomic<int64_t>& skipped_;
-  std::vector<policy::PodGroup> list_;
+class ClusterSync::NodeSink : public ObjectSink<policy::Node> {
+  using ObjectSink::ObjectSink;
+};
+class ClusterSync::PodSink : public ObjectSink<policy::Pod> {
+  using ObjectSink::ObjectSink;
+};
+class ClusterSync::PodGroupSink : public ObjectSink<policy::PodGroup> {
+  using ObjectSink::ObjectSink;
 };
 
 // ---- ClusterSync ----
@@ -195,9 +187,9 @@ ClusterSync::ClusterSync(const ClientConfig& config, ModelWriter& writer,
     : options_(options), writer_(writer), client_(config) {
   uint64_t seed = options_.seed ? options_.seed : std::random_device{}();
   auto now = [this] { return Now(); };
-  node_sink_ = std::make_unique<NodeSink>(writer_, skipped_);
+  node_sink_ = std::make_unique<NodeSink>(writer_, skipped_, now);
   pod_sink_ = std::make_unique<PodSink>(writer_, skipped_, now);
-  group_sink_ = std::make_unique<PodGroupSink>(writer_, skipped_);
+  group_sink_ = std::make_unique<PodGroupSink>(writer_, skipped_, now);
   nodes_ = std::make_unique<Reflector>(client_, "/api/v1/nodes", *node_sink_,
                                        options_.reflector, seed);
   pods_ = std::make_unique<Reflector>(client_, "/api/v1/pods", *pod_sink_, options_.reflector,
