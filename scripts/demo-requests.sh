@@ -50,4 +50,6 @@ echo "bind $m -> $(curl -sS -X POST -H 'Content-Type: application/json' -d "$bod
 wait "${pids[@]}"
 
 say "metrics (excerpt)"
-curl -sS "http://$addr/metrics" | grep -E '^mlsched_(requests_total|model_)' | head -20
+curl -sS "http://$addr/metrics" |
+  grep -E '^mlsched_(extender_requests_total\{code="[0-9]+",verb="(filter|prioritize|bind)"|model_)' |
+  grep -v ' 0$' | head -20
