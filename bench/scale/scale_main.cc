@@ -27,6 +27,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -495,8 +496,14 @@ int Main(int argc, char** argv) {
                 r.target.c_str(), r.target.empty() ? "" : (r.met ? "ok" : "MISSED"));
   }
   if (!flags.out.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(flags.out, ec);
     std::string path = flags.out + "/scale.json";
     std::ofstream out(path);
+    if (ec || !out) {
+      std::cerr << "cannot write " << path << (ec ? ": " + ec.message() : "") << "\n";
+      return 1;
+    }
     out << "{\n";
     for (size_t i = 0; i < rows.size(); ++i) {
       out << "  \"" << rows[i].name << "\": {\"value\": " << rows[i].value << ", \"unit\": \""
