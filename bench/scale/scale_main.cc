@@ -27,6 +27,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <sys/utsname.h>
+
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -490,6 +492,13 @@ int Main(int argc, char** argv) {
     if (r.target[0] == '<') r.met = r.value < t;
     if (r.target[0] == '>') r.met = r.value >= t;
   }
+  // Every report says what made it and where.
+  std::string command;
+  for (int i = 0; i < argc; ++i) command += (i ? " " : "") + std::string(argv[i]);
+  struct utsname u {};
+  uname(&u);
+  std::printf("command: %s\nmachine: %s %s %s, %u cpus\n", command.c_str(), u.sysname, u.release,
+              u.machine, std::thread::hardware_concurrency());
   std::printf("%-44s %14s %-6s %-8s %s\n", "metric", "value", "unit", "target", "");
   for (const Row& r : rows) {
     std::printf("%-44s %14.1f %-6s %-8s %s\n", r.name.c_str(), r.value, r.unit.c_str(),
