@@ -522,6 +522,12 @@ std::vector<BindOutcome> HttpExtender::TakeBindOutcomes(TimeMs now) {
   return out;
 }
 
+std::optional<TimeMs> HttpExtender::NextDue() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!outcomes_.empty()) return TimeMs{0};
+  return std::nullopt;
+}
+
 size_t HttpExtender::InFlight() const {
   std::lock_guard<std::mutex> lock(mu_);
   return in_flight_;

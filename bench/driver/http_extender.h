@@ -57,7 +57,10 @@ class HttpExtender : public Extender {
                     std::vector<int64_t>* scores) override;
   void Bind(const policy::PodBinding& binding, TimeMs now) override;
   std::vector<BindOutcome> TakeBindOutcomes(TimeMs now) override;
-  std::optional<TimeMs> NextDue() const override { return std::nullopt; }
+  // Outcomes that arrived but were not taken yet are due now: without this, a bind finishing
+  // between the driver's take and its in-flight check looked like quiescence, and its pod was
+  // never counted as bound.
+  std::optional<TimeMs> NextDue() const override;
   size_t InFlight() const override;
   void WaitForOutcome(int64_t timeout_ms) override;
 
