@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "test/test_files.h"
 #include "extender/config.h"
 #include "k8s/cluster_file.h"
 
@@ -28,13 +29,7 @@ namespace {
 
 const std::string kBase = std::string(MLSCHED_SOURCE_DIR) + "/deploy/scheduler";
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE_MESSAGE(in.good(), "cannot read " << path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using test_files::ReadFile;
 
 bool ClusterScoped(const std::string& kind) {
   static const std::set<std::string> kinds = {"Namespace", "ClusterRole", "ClusterRoleBinding",

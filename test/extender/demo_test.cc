@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "test/test_files.h"
 #include "extender/demo_binder.h"
 #include "k8s/cluster_file.h"
 #include "test/extender/http_test_util.h"
@@ -24,20 +25,9 @@ namespace {
 
 const std::string kDemo = std::string(MLSCHED_SOURCE_DIR) + "/deploy/demo";
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE_MESSAGE(in.good(), "cannot read " << path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using test_files::ParseJson;
+using test_files::ReadFile;
 
-rapidjson::Document Json(const std::string& s) {
-  rapidjson::Document d;
-  d.Parse(s.data(), s.size());
-  REQUIRE_MESSAGE(!d.HasParseError(), s);
-  return d;
-}
 
 TEST_CASE("the demo cluster serves the demo requests, gang bind included") {
   k8s::ClusterObjects cluster;
@@ -71,14 +61,14 @@ TEST_CASE("the demo cluster serves the demo requests, gang bind included") {
 
   // The notebook (1 GPU): GPU nodes with room pass; CPU-only nodes fail with a reason.
   std::string nb = ReadFile(kDemo + "/requests/filter-notebook-alice.json");
-  auto d = Json(post("filter", nb));
+  auto d = ParseJson(post("filter", nb));
   CHECK(d["NodeNames"].Size() > 0);
   CHECK(d["NodeNames"].Size() + d["FailedNodes"].MemberCount() +
             d["FailedAndUnresolvableNodes"].MemberCount() ==
         16);
-  d = Json(post("prioritize", nb));
+  d = ParseJson(post("prioritize", nb));
   CHECK(d.Size() == 16);
-  d = Json(post("preempt", ReadFile(kDemo + "/requests/preempt-notebook-alice.json")));
+  d = ParseJson(post("preempt", ReadFile(kDemo + "/requests/preempt-notebook-alice.json")));
   CHECK(d["NodeNameToMetaVictims"].IsObject());
 
   // The gang: each member's filter passes exactly its planned node.
@@ -89,14 +79,14 @@ TEST_CASE("the demo cluster serves the demo requests, gang bind included") {
     planned.clear();
     for (const auto& m : members) {
       if (round == 0) bodies.push_back(ReadFile(kDemo + "/requests/filter-" + m + ".json"));
-      d = Json(post("filter", bodies[planned.size()]));
+      d = ParseJson(post("filter", bodies[planned.size()]));
       planned.push_back(d["NodeNames"].Size() == 1 ? d["NodeNames"][0].GetString() : "");
     }
   }
   for (size_t i = 0; i < members.size(); ++i) {
     CAPTURE(members[i]);
     REQUIRE(!planned[i].empty());
-    uids.push_back(Json(bodies[i])["Pod"]["metadata"]["uid"].GetString());
+    uids.push_back(ParseJson(bodies[i])["Pod"]["metadata"]["uid"].GetString());
   }
   auto bind_body = [&](size_t i) {
     return R"({"PodName":")" + members[i] + R"(","PodNamespace":"ml","PodUID":")" + uids[i] +

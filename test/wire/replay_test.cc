@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "test/test_files.h"
 #include "extender/wire.h"
 #include "k8s/cluster_file.h"
 #include "test/extender/http_test_util.h"
@@ -34,20 +35,9 @@ namespace {
 
 using testing::TestServer;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE_MESSAGE(in.good(), "cannot read " << path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using test_files::ParseJson;
+using test_files::ReadFile;
 
-rapidjson::Document Json(const std::string& s) {
-  rapidjson::Document d;
-  d.Parse(s.data(), s.size());
-  REQUIRE_MESSAGE(!d.HasParseError(), "not JSON: " << s.substr(0, 200));
-  return d;
-}
 
 struct Call {
   int seq = 0;
@@ -78,7 +68,7 @@ Fixture Load(const std::string& mode) {
   std::string line;
   while (std::getline(index, line)) {
     if (line.empty()) continue;
-    auto d = Json(line);
+    auto d = ParseJson(line);
     Call c;
     c.seq = d["seq"].GetInt();
     c.verb = d["verb"].GetString();
@@ -107,7 +97,7 @@ Fixture Load(const std::string& mode) {
   for (const auto& c : f.calls) {
     if (c.verb == "preempt") preempt_seq = c.seq;
     if (c.verb != "bind") continue;
-    auto d = Json(c.request);
+    auto d = ParseJson(c.request);
     f.binds[c.ns + "/" + c.name] = Bound{c.seq, d["PodUID"].GetString(), d["Node"].GetString()};
   }
   // Bound pods missing at the end were evicted by the preemption: rebuild them from the last
@@ -164,8 +154,8 @@ std::vector<std::string> Names(const rapidjson::Value& v) {
 }
 
 void CheckFilter(const Call& c, const std::string& ours, bool full) {
-  auto want = Json(c.response);
-  auto got = Json(ours);
+  auto want = ParseJson(c.response);
+  auto got = ParseJson(ours);
   REQUIRE(got.IsObject());
   // Every field Go writes is there.
   for (const char* k : {"Nodes", "NodeNames", "FailedNodes", "FailedAndUnresolvableNodes", "Error"}) {
@@ -187,8 +177,8 @@ void CheckFilter(const Call& c, const std::string& ours, bool full) {
 }
 
 void CheckPrioritize(const Call& c, const std::string& ours) {
-  auto want = Json(c.response);
-  auto got = Json(ours);
+  auto want = ParseJson(c.response);
+  auto got = ParseJson(ours);
   REQUIRE(got.IsArray());
   REQUIRE(got.Size() == want.Size());
   for (rapidjson::SizeType i = 0; i < got.Size(); ++i) {
@@ -202,8 +192,8 @@ void CheckPrioritize(const Call& c, const std::string& ours) {
 }
 
 void CheckPreempt(const Call& c, const std::string& ours) {
-  auto want = Json(c.response);
-  auto got = Json(ours);
+  auto want = ParseJson(c.response);
+  auto got = ParseJson(ours);
   REQUIRE(got.IsObject());
   CHECK(got.MemberCount() == 1);
   CHECK(got["NodeNameToMetaVictims"] == want["NodeNameToMetaVictims"]);
@@ -234,7 +224,7 @@ void Replay(const std::string& mode) {
       CheckPrioritize(c, r->body);
     } else if (c.verb == "bind") {
       CHECK(r->body == R"({"Error":""})");
-      auto req = Json(c.request);
+      auto req = ParseJson(c.request);
       REQUIRE(t.binder.count() == 1);
       const policy::PodBinding& b = t.binder.bound[0];
       CHECK(b.name == req["PodName"].GetString());
