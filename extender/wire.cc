@@ -10,6 +10,7 @@
 #include <optional>
 #include <utility>
 
+#include "extender/node_names_scan.h"
 #include "k8s/decode.h"
 
 namespace mlsched::extender {
@@ -44,6 +45,7 @@ class TrackingHandler {
   bool names_captured() const { return names_captured_; }
   std::vector<std::string_view>& names() { return names_; }
   const std::string& names_error() const { return names_error_; }
+  size_t names_begin() const { return names_begin_; }
 
   bool Null() { return NotName("null") && (Scalar() || doc_->Null()); }
   bool Bool(bool b) { return NotName("a boolean") && (Scalar() || doc_->Bool(b)); }
@@ -142,6 +144,7 @@ class TrackingHandler {
       // DOM gets an empty array in its place.
       capturing_ = true;
       names_captured_ = true;
+      names_begin_ = stream_->Tell();
       names_.clear();
       return doc_->StartArray();
     }
@@ -211,6 +214,7 @@ class TrackingHandler {
   bool capturing_ = false;
   bool names_captured_ = false;
   std::vector<std::string_view> names_;
+  size_t names_begin_ = 0;
   std::string names_error_;
   bool in_nodes_ = false;
   bool key2_items_ = false;
@@ -219,6 +223,103 @@ class TrackingHandler {
   size_t item_begin_ = 0;
   size_t meta_begin_ = 0;
 };
+
+// What one pass of the general parser saw.
+struct ParseOutcome {
+  Status status;
+  bool names_captured = false;  // the last top-level NodeNames was an array
+  size_t names_begin = 0;       // where that array began
+};
+
+// Parses the NUL-terminated `text` (`size` bytes) in situ into `doc` (strings of the DOM point
+// into `text`). Records spans when `spans` is not null, and then captures NodeNames into *names
+// (when it was an array) without a DOM.
+ParseOutcome ParseText(char* text, size_t size, const DecodeLimits& limits, Document* doc,
+                       std::vector<Span>* spans, Span* list_metadata,
+                       std::optional<std::vector<std::string_view>>* names) {
+  ParseOutcome out;
+  rapidjson::InsituStringStream stream(text);
+  rapidjson::Reader reader;
+  TrackingHandler handler(doc, &stream, limits.max_depth, spans, list_metadata);
+  rapidjson::ParseResult result;
+  auto generate = [&](Document&) {
+    result = reader.Parse<kParseFlags>(stream, handler);
+    return !result.IsError();
+  };
+  doc->Populate(generate);
+  if (!handler.names_error().empty()) {
+    out.status = Status::InvalidArgument(handler.names_error());
+    return out;
+  }
+  if (handler.too_deep()) {
+    out.status = Status::InvalidArgument("JSON nested deeper than " +
+                                         std::to_string(limits.max_depth) + " levels");
+    return out;
+  }
+  if (result.IsError()) {
+    out.status = Status::InvalidArgument(std::string("malformed JSON at offset ") +
+                                         std::to_string(result.Offset()) + ": " +
+                                         rapidjson::GetParseError_En(result.Code()));
+    return out;
+  }
+  // A NUL byte inside the body ends the in-situ stream early: the rest is unparsed garbage.
+  if (stream.Tell() != size) {
+    size_t at = stream.Tell();
+    bool only_space = true;
+    for (size_t i = at; i < size && only_space; ++i) {
+      only_space = text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t';
+    }
+    if (!only_space) {
+      out.status = Status::InvalidArgument("malformed JSON at offset " + std::to_string(at) +
+                                           ": unexpected byte");
+      return out;
+    }
+  }
+  if (!doc->IsObject()) {
+    out.status = Status::InvalidArgument("body is not a JSON object");
+    return out;
+  }
+  out.names_captured = handler.names_captured();
+  out.names_begin = handler.names_begin();
+  if (names != nullptr && handler.names_captured()) *names = std::move(handler.names());
+  return out;
+}
+
+// The fast path for node-name bodies (see node_names_scan.h): the names are read by the
+// scanner into the tail of *buffer, and the general parser reads the body with `[]` in the
+// array's place. The parser must then see that empty array as the top-level NodeNames, exactly
+// where the scanner found it; otherwise (or on any error) false, and the caller parses the
+// whole body the general way, which also words the errors.
+bool ParseWithScannedNames(std::string_view body, const TrailingNodeNames& scan,
+                           const DecodeLimits& limits, Document* doc,
+                           std::unique_ptr<char[]>* buffer, std::vector<Span>* spans,
+                           Span* list_metadata, std::optional<std::vector<std::string_view>>* names) {
+  const size_t array_size = scan.end - scan.begin;
+  const size_t size = body.size() - array_size + 2;
+  // [ body with "[]" for the array | NUL | the array's bytes ]
+  buffer->reset(new char[size + 1 + array_size]);
+  char* text = buffer->get();
+  char* names_text = text + size + 1;
+  std::memcpy(text, body.data(), scan.begin);
+  text[scan.begin] = '[';
+  text[scan.begin + 1] = ']';
+  std::memcpy(text + scan.begin + 2, body.data() + scan.end, body.size() - scan.end);
+  text[size] = '\0';
+  std::memcpy(names_text, body.data() + scan.begin, array_size);
+
+  ParseOutcome parsed = ParseText(text, size, limits, doc, spans, list_metadata, names);
+  if (!parsed.status.ok() || !parsed.names_captured || parsed.names_begin != scan.begin ||
+      !*names || !(*names)->empty()) {
+    return false;
+  }
+  std::vector<std::string_view>& out = names->emplace();
+  out.reserve(scan.names.size());
+  for (std::string_view n : scan.names) {
+    const size_t offset = static_cast<size_t>(n.data() - body.data()) - scan.begin;
+    out.emplace_back(names_text + offset, n.size());
+  }
+  return true;
+}
 
 // Parses `body` into `doc` in situ in a copy owned by *buffer (strings of the DOM point into
 // it). Records spans when `spans` is not null.
@@ -232,43 +333,20 @@ Status Parse(std::string_view body, const DecodeLimits& limits, Document* doc,
                                    std::to_string(limits.max_body_bytes) + " bytes");
   }
   if (body.empty()) return Status::InvalidArgument("empty body");
+  if (names != nullptr && spans != nullptr) {
+    if (std::optional<TrailingNodeNames> scan = ScanTrailingNodeNames(body)) {
+      if (ParseWithScannedNames(body, *scan, limits, doc, buffer, spans, list_metadata, names)) {
+        return Status::Ok();
+      }
+      names->reset();
+      if (spans != nullptr) spans->clear();
+      if (list_metadata != nullptr) *list_metadata = Span{};
+    }
+  }
   buffer->reset(new char[body.size() + 1]);
   std::memcpy(buffer->get(), body.data(), body.size());
   (*buffer)[body.size()] = '\0';
-  rapidjson::InsituStringStream stream(buffer->get());
-  rapidjson::Reader reader;
-  TrackingHandler handler(doc, &stream, limits.max_depth, spans, list_metadata);
-  rapidjson::ParseResult result;
-  auto generate = [&](Document&) {
-    result = reader.Parse<kParseFlags>(stream, handler);
-    return !result.IsError();
-  };
-  doc->Populate(generate);
-  if (!handler.names_error().empty()) return Status::InvalidArgument(handler.names_error());
-  if (handler.too_deep()) {
-    return Status::InvalidArgument("JSON nested deeper than " + std::to_string(limits.max_depth) +
-                                   " levels");
-  }
-  if (result.IsError()) {
-    return Status::InvalidArgument(std::string("malformed JSON at offset ") +
-                                   std::to_string(result.Offset()) + ": " +
-                                   rapidjson::GetParseError_En(result.Code()));
-  }
-  // A NUL byte inside the body ends the in-situ stream early: the rest is unparsed garbage.
-  if (stream.Tell() != body.size()) {
-    size_t at = stream.Tell();
-    bool only_space = true;
-    for (size_t i = at; i < body.size() && only_space; ++i) {
-      only_space = body[i] == ' ' || body[i] == '\n' || body[i] == '\r' || body[i] == '\t';
-    }
-    if (!only_space) {
-      return Status::InvalidArgument("malformed JSON at offset " + std::to_string(at) +
-                                     ": unexpected byte");
-    }
-  }
-  if (!doc->IsObject()) return Status::InvalidArgument("body is not a JSON object");
-  if (names != nullptr && handler.names_captured()) *names = std::move(handler.names());
-  return Status::Ok();
+  return ParseText(buffer->get(), body.size(), limits, doc, spans, list_metadata, names).status;
 }
 
 const char* TypeName(const Value& v) {
@@ -480,6 +558,56 @@ void AppendGoString(std::string_view s, std::string* out) {
   out->push_back('"');
 }
 
+namespace {
+
+bool NeedsEscape(std::string_view s) {
+  bool any = false;
+  for (unsigned char c : s) any |= kSpecial[c];
+  return any;
+}
+
+char* Put(char* p, std::string_view s) {
+  std::memcpy(p, s.data(), s.size());
+  return p + s.size();
+}
+
+// Writes lists of node names (thousands per answer) straight into pre-sized storage: at 5,000
+// names, std::string::append per piece cost more than the bytes themselves. Measure each name
+// once, Grow the output by the total, then Write. Names that need escaping (none that Kubernetes
+// accepts as a node name, but the request may say anything) take AppendGoString's path.
+class NameWriter {
+ public:
+  explicit NameWriter(size_t n) : escaped_index_(n, -1) {}
+
+  // Bytes `name` (candidate i) takes, quotes included.
+  size_t Measure(size_t i, std::string_view name) {
+    if (!NeedsEscape(name)) return name.size() + 2;
+    escaped_index_[i] = static_cast<int32_t>(escaped_.size());
+    AppendGoString(name, &escaped_.emplace_back());
+    return escaped_.back().size();
+  }
+  // Makes room for `size` more bytes at the end of *out; returns where they start. The caller
+  // trims what it did not use.
+  char* Grow(std::string* out, size_t size) const {
+    const size_t at = out->size();
+    out->resize(at + size);
+    return out->data() + at;
+  }
+  char* Write(size_t i, std::string_view name, char* p) const {
+    if (escaped_index_[i] >= 0) return Put(p, escaped_[static_cast<size_t>(escaped_index_[i])]);
+    *p++ = '"';
+    p = Put(p, name);
+    *p++ = '"';
+    return p;
+  }
+
+ private:
+  std::vector<int32_t> escaped_index_;
+  std::vector<std::string> escaped_;
+};
+
+}  // namespace
+
 Status DecodeExtenderArgs(std::string_view body, const DecodeLimits& limits, ExtenderArgs* out) {
   *out = ExtenderArgs();
   Document doc;
@@ -654,15 +782,23 @@ void EncodeFilterResult(const ExtenderArgs& args, std::string_view body,
   }
   out->append(",\"NodeNames\":");
   if (args.has_node_names || (!args.full_nodes && !result.passed.empty())) {
-    out->push_back('[');
+    NameWriter names(c.size());
+    size_t size = 2;
+    for (uint32_t i : result.passed) {
+      if (i < c.size()) size += names.Measure(i, c[i].name) + 1;
+    }
+    char* p = names.Grow(out, size);
+    char* const begin = p;
+    *p++ = '[';
     bool first = true;
     for (uint32_t i : result.passed) {
       if (i >= c.size()) continue;
-      if (!first) out->push_back(',');
+      if (!first) *p++ = ',';
       first = false;
-      AppendGoString(c[i].name, out);
+      p = names.Write(i, c[i].name, p);
     }
-    out->push_back(']');
+    *p++ = ']';
+    out->resize(out->size() - size + static_cast<size_t>(p - begin));
   } else {
     out->append("null");
   }
@@ -685,18 +821,28 @@ void EncodeFilterError(std::string_view error, std::string* out) {
 
 void EncodeHostPriorityList(const std::vector<policy::Candidate>& candidates,
                             const policy::Scores& scores, std::string* out) {
-  out->reserve(out->size() + 2 + candidates.size() * 40);
-  out->push_back('[');
+  static constexpr std::string_view kHost = "{\"Host\":";
+  static constexpr std::string_view kScore = ",\"Score\":";
+  NameWriter names(candidates.size());
+  size_t size = 2;
   for (size_t i = 0; i < candidates.size(); ++i) {
-    if (i > 0) out->push_back(',');
-    out->append("{\"Host\":");
-    AppendGoString(candidates[i].name, out);
-    out->append(",\"Score\":");
-    int64_t score = i < scores.size() ? std::clamp<int64_t>(scores[i], 0, 10) : 0;
-    out->append(std::to_string(score));
-    out->push_back('}');
+    size += names.Measure(i, candidates[i].name) + kHost.size() + kScore.size() + 4;
   }
-  out->push_back(']');
+  char* p = names.Grow(out, size);
+  char* const begin = p;
+  *p++ = '[';
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    if (i > 0) *p++ = ',';
+    p = Put(p, kHost);
+    p = names.Write(i, candidates[i].name, p);
+    p = Put(p, kScore);
+    const int64_t score = i < scores.size() ? std::clamp<int64_t>(scores[i], 0, 10) : 0;
+    if (score == 10) *p++ = '1';
+    *p++ = static_cast<char>('0' + score % 10);
+    *p++ = '}';
+  }
+  *p++ = ']';
+  out->resize(out->size() - size + static_cast<size_t>(p - begin));
 }
 
 void EncodeBindingResult(std::string_view error, std::string* out) {

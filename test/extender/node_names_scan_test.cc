@@ -1,0 +1,123 @@
+// The node-names fast path: the scanner on its own, and the decoder giving the same answer
+// whether a body takes the fast path or the general one.
+
+#include "extender/node_names_scan.h"
+
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "extender/wire.h"
+
+namespace mlsched::extender {
+namespace {
+
+const char kPod[] = R"({"metadata":{"name":"p","namespace":"ml","uid":"u1","labels":)"
+                    R"({"x":"]}\"[{"}},"spec":{"containers":[{"name":"c"}]}})";
+
+std::vector<std::string> Names(const std::optional<TrailingNodeNames>& scan) {
+  std::vector<std::string> out;
+  for (auto n : scan->names) out.emplace_back(n);
+  return out;
+}
+
+TEST_CASE("the scanner finds a trailing NodeNames array and its names") {
+  const std::string body = std::string(R"({"Pod":)") + kPod +
+                           R"(, "Nodes" : null ,"NodeNames": [ "a", "node-2" ,"c"] } )";
+  auto scan = ScanTrailingNodeNames(body);
+  REQUIRE(scan.has_value());
+  CHECK(Names(scan) == std::vector<std::string>{"a", "node-2", "c"});
+  CHECK(body.substr(scan->begin, scan->end - scan->begin) == R"([ "a", "node-2" ,"c"])");
+
+  auto empty = ScanTrailingNodeNames(R"({"nodenames":[]})");
+  REQUIRE(empty.has_value());
+  CHECK(empty->names.empty());
+  // Keys match as Go matches them, the Kelvin sign included.
+  CHECK(ScanTrailingNodeNames("{\"NODEnames\":[\"a\"]}").has_value());
+}
+
+TEST_CASE("the scanner leaves every unusual body to the general parser") {
+  const std::vector<std::string> bodies = {
+      "",
+      "[]",
+      R"({"Pod":{}})",                                    // no NodeNames
+      R"({"NodeNames":null})",                            // not an array
+      R"({"NodeNames":["a"],"Pod":{}})",                  // not the last member
+      R"({"NodeNames":["a"],"NodeNames":["b"]})",         // twice
+      R"({"NodeNames":["a\"b"]})",                        // an escape
+      std::string("{\"NodeNames\":[\"a\x01\"]}"),         // a control byte
+      std::string("{\"NodeNames\":[\"a\0\"]}", 17),       // a NUL byte
+      R"({"NodeNames":["a",1]})",                         // not a string
+      R"({"NodeNames":["a",]})",                          // a trailing comma
+      R"({"NodeNames":["a")",                             // cut short
+      R"({"NodeNames":["a"])",                            // no closing brace
+      R"({"Pod":"unterminated, "NodeNames":["a"]})",      // the key is inside a string
+      R"({"No\u0064eNames":["a"]})",                      // an escaped key
+  };
+  for (const std::string& b : bodies) {
+    CAPTURE(b);
+    CHECK_FALSE(ScanTrailingNodeNames(b).has_value());
+  }
+}
+
+// Decodes `body` and, as a reference, the same body with a member after NodeNames (which the
+// fast path refuses), and checks that both give the same pod and candidates.
+void CheckSameAsGeneralPath(const std::string& body) {
+  CAPTURE(body);
+  ExtenderArgs fast, general;
+  Status a = DecodeExtenderArgs(body, DecodeLimits(), &fast);
+  std::string slow_body = body;
+  slow_body.insert(slow_body.rfind('}'), R"(,"zz":0)");
+  Status b = DecodeExtenderArgs(slow_body, DecodeLimits(), &general);
+  REQUIRE(a.ok() == b.ok());
+  if (!a.ok()) {
+    CHECK(a.message() == b.message());
+    return;
+  }
+  CHECK(fast.pod.name == general.pod.name);
+  CHECK(fast.pod.uid == general.pod.uid);
+  CHECK(fast.has_node_names == general.has_node_names);
+  CHECK(fast.full_nodes == general.full_nodes);
+  REQUIRE(fast.candidates.size() == general.candidates.size());
+  for (size_t i = 0; i < fast.candidates.size(); ++i) {
+    CHECK(fast.candidates[i].name == general.candidates[i].name);
+  }
+}
+
+TEST_CASE("bodies decode the same on the fast path and the general one") {
+  std::string many = std::string(R"({"Pod":)") + kPod + R"(,"Nodes":null,"NodeNames":[)";
+  for (int i = 0; i < 3000; ++i) many += (i ? ",\"gpu-node-" : "\"gpu-node-") + std::to_string(i) + "\"";
+  many += "]}";
+  CheckSameAsGeneralPath(many);
+  {
+    // The fast path was taken: its names are views of the array's own bytes, closing quote
+    // included, while the general (in-situ) parser overwrites that quote with a NUL.
+    ExtenderArgs args;
+    REQUIRE(DecodeExtenderArgs(many, DecodeLimits(), &args).ok());
+    REQUIRE(args.candidates.size() == 3000);
+    CHECK(args.candidates[2999].name.data()[args.candidates[2999].name.size()] == '"');
+  }
+  CheckSameAsGeneralPath(std::string(R"({"Pod":)") + kPod + R"(,"NodeNames":[]})");
+  CheckSameAsGeneralPath(std::string(R"({"Pod":)") + kPod + "\n,\"NodeNames\":[\"caf\xC3\xA9\"]\n}");
+  // A broken Pod: both paths refuse it with the same words.
+  CheckSameAsGeneralPath(R"({"Pod":{"metadata":[1,}},"NodeNames":["a"]})");
+  CheckSameAsGeneralPath(R"({"Pod":7,"NodeNames":["a"]})");
+  // A body that is not JSON after the array is refused.
+  ExtenderArgs args;
+  CHECK_FALSE(DecodeExtenderArgs(std::string(R"({"Pod":)") + kPod + R"(,"NodeNames":["a"]}x)",
+                                 DecodeLimits(), &args)
+                  .ok());
+  // Names point into storage that the args own: they survive the body.
+  {
+    std::string body = std::string(R"({"Pod":)") + kPod + R"(,"NodeNames":["kept"]})";
+    REQUIRE(DecodeExtenderArgs(body, DecodeLimits(), &args).ok());
+    body.assign(body.size(), 'x');
+  }
+  ExtenderArgs moved = std::move(args);
+  REQUIRE(moved.candidates.size() == 1);
+  CHECK(moved.candidates[0].name == "kept");
+}
+
+}  // namespace
+}  // namespace mlsched::extender
