@@ -1,6 +1,7 @@
 #include "policy/engine.h"
 
 #include <algorithm>
+#include <cstring>
 #include <mutex>
 
 #include "policy/cluster_model.h"
@@ -44,6 +45,26 @@ struct Engine::ResolvedNames {
   std::vector<int32_t> index;     // model slot per name, -1 when unknown
 };
 
+namespace {
+
+// Node names are short (8 to 30 bytes): two overlapping 8-byte words compare most of them with
+// no call, where std::string's operator== calls memcmp. Resolve runs it on every candidate of
+// every call.
+inline bool SameName(const std::string& a, std::string_view b) {
+  const size_t n = a.size();
+  if (n != b.size()) return false;
+  if (n < 8) return std::memcmp(a.data(), b.data(), n) == 0;
+  uint64_t a0, b0, a1, b1;
+  std::memcpy(&a0, a.data(), 8);
+  std::memcpy(&b0, b.data(), 8);
+  std::memcpy(&a1, a.data() + n - 8, 8);
+  std::memcpy(&b1, b.data() + n - 8, 8);
+  if (a0 != b0 || a1 != b1) return false;
+  return n <= 16 || std::memcmp(a.data() + 8, b.data() + 8, n - 16) == 0;
+}
+
+}  // namespace
+
 std::shared_ptr<const Engine::ResolvedNames> Engine::Resolve(
     const std::vector<Candidate>& nodes) const {
   // kube-scheduler sends the same node list, in the same order, call after call: comparing it
@@ -56,7 +77,7 @@ std::shared_ptr<const Engine::ResolvedNames> Engine::Resolve(
   const size_t slots = model_->node_slots();
   if (last && last->slots == slots && last->names.size() == nodes.size()) {
     bool same = true;
-    for (size_t i = 0; i < nodes.size() && same; ++i) same = last->names[i] == nodes[i].name;
+    for (size_t i = 0; i < nodes.size() && same; ++i) same = SameName(last->names[i], nodes[i].name);
     if (same) return last;
   }
   auto fresh = std::make_shared<ResolvedNames>();
@@ -236,6 +257,7 @@ FilterResult Engine::Filter(const Pod& pod, const std::vector<Candidate>& nodes,
   };
 
   std::shared_ptr<const ResolvedNames> resolved = Resolve(nodes);
+  out.passed.reserve(nodes.size());
   NodeState view;  // for full Node objects: their allocatable with the model's usage
   for (uint32_t i = 0; i < nodes.size(); ++i) {
     const Candidate& c = nodes[i];
