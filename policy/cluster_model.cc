@@ -52,11 +52,12 @@ Totals ClusterModel::TotalsOf(const Resources& r) const {
 
 void ClusterModel::AddUsed(NodeState& s, const Resources& r, int sign) {
   Totals t = TotalsOf(r);
-  s.used_totals.milli_cpu += sign * t.milli_cpu;
-  s.used_totals.memory += sign * t.memory;
-  s.used_totals.ephemeral_storage += sign * t.ephemeral_storage;
-  s.used_totals.pods += sign * t.pods;
-  s.used_totals.gpus += sign * t.gpus;
+  Totals& used = totals_[static_cast<size_t>(&s - nodes_.data())].used;
+  used.milli_cpu += sign * t.milli_cpu;
+  used.memory += sign * t.memory;
+  used.ephemeral_storage += sign * t.ephemeral_storage;
+  used.pods += sign * t.pods;
+  used.gpus += sign * t.gpus;
 }
 
 void ClusterModel::AddReserved(uint32_t index, const Resources& r, int sign) {
@@ -76,6 +77,7 @@ uint32_t ClusterModel::SlotFor(std::string_view name) {
   if (it != node_index_.end()) return it->second;
   uint32_t idx = static_cast<uint32_t>(nodes_.size());
   nodes_.emplace_back();
+  totals_.emplace_back();
   nodes_.back().node.name = std::string(name);
   node_index_.emplace(std::string(name), idx);
   return idx;
@@ -96,7 +98,8 @@ void ClusterModel::UpsertNode(Node node) {
   }
   s.present = true;
   s.node = std::move(node);
-  s.alloc_totals = TotalsOf(s.node.allocatable);
+  totals_[idx].alloc = TotalsOf(s.node.allocatable);
+  totals_[idx].present = true;
 }
 
 void ClusterModel::DeleteNode(std::string_view name) {
@@ -107,7 +110,8 @@ void ClusterModel::DeleteNode(std::string_view name) {
   s.present = false;
   s.node = Node{};
   s.node.name = std::string(name);
-  s.alloc_totals = Totals{};
+  totals_[it->second].alloc = Totals{};
+  totals_[it->second].present = false;
   --present_nodes_;
   ++node_generation_;
   ++node_status_generation_;

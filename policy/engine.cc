@@ -247,9 +247,9 @@ FilterResult Engine::Filter(const Pod& pod, const std::vector<Candidate>& nodes,
   const Totals want = model_->TotalsOf(pod.requests);
   bool fast = options_.gpu_resources.size() == 1;
   for (const ScalarQuantity& q : pod.requests.scalars) fast &= q.name == options_.gpu_resources[0];
-  auto fits_fast = [&want](const NodeState& s) {
-    const Totals& a = s.alloc_totals;
-    const Totals& u = s.used_totals;
+  auto fits_fast = [&want](const SlotTotals& t) {
+    const Totals& a = t.alloc;
+    const Totals& u = t.used;
     return u.pods + 1 <= a.pods && want.milli_cpu <= a.milli_cpu - u.milli_cpu &&
            want.memory <= a.memory - u.memory &&
            want.ephemeral_storage <= a.ephemeral_storage - u.ephemeral_storage &&
@@ -262,15 +262,19 @@ FilterResult Engine::Filter(const Pod& pod, const std::vector<Candidate>& nodes,
   for (uint32_t i = 0; i < nodes.size(); ++i) {
     const Candidate& c = nodes[i];
     int32_t idx = resolved->index[i];
+    if (!c.node) {
+      // Names mode: the slot's integers decide most nodes without touching its NodeState.
+      const SlotTotals* t = idx >= 0 ? &model_->totals(idx) : nullptr;
+      if (!t || !t->present) {
+        out.failed.push_back({i, "node " + std::string(c.name) + " is not known to mlsched yet"});
+        continue;
+      }
+      if (fast && fits_fast(*t)) {
+        out.passed.push_back(i);
+        continue;
+      }
+    }
     const NodeState* s = idx >= 0 ? &model_->node(idx) : nullptr;
-    if (!c.node && (!s || !s->present)) {
-      out.failed.push_back({i, "node " + std::string(c.name) + " is not known to mlsched yet"});
-      continue;
-    }
-    if (!c.node && fast && fits_fast(*s)) {
-      out.passed.push_back(i);
-      continue;
-    }
     if (c.node) {
       // Full Node object from the request: its allocatable wins, usage comes from the model.
       view.node.allocatable = c.node->allocatable;
@@ -351,16 +355,15 @@ void Engine::ScoreEach(const Pod& pod, const std::vector<Candidate>& nodes, Time
   for (size_t i = 0; i < nodes.size(); ++i) {
     const Candidate& c = nodes[i];
     int32_t idx = resolved->index[i];
-    const NodeState* s = idx >= 0 ? &model_->node(idx) : nullptr;
-    if (!s || (!s->present && !c.node)) {
+    const SlotTotals* t = idx >= 0 ? &model_->totals(idx) : nullptr;
+    if (!t || (!t->present && !c.node)) {
       visit(i, static_cast<const RuleScores*>(nullptr), planned);
       continue;
     }
     NodeLoad load;
     load.allocatable = c.node ? ViewOf(c.node->allocatable, options_.gpu_resources)
-                              : ResourceView{s->alloc_totals.milli_cpu, s->alloc_totals.memory,
-                                             s->alloc_totals.gpus};
-    load.used = {s->used_totals.milli_cpu, s->used_totals.memory, s->used_totals.gpus};
+                              : ResourceView{t->alloc.milli_cpu, t->alloc.memory, t->alloc.gpus};
+    load.used = {t->used.milli_cpu, t->used.memory, t->used.gpus};
     RuleScores rules = scorer.ScoreNode(static_cast<uint32_t>(idx), load);
     visit(i, &rules, planned);
   }
@@ -371,7 +374,7 @@ void Engine::KeepGpuNodesForGpuPods(const ResolvedNames& resolved,
                                     FilterResult* out) const {
   auto gpus_of = [&](uint32_t i) -> int64_t {
     if (nodes[i].node) return model_->TotalsOf(nodes[i].node->allocatable).gpus;
-    return resolved.index[i] >= 0 ? model_->node(resolved.index[i]).alloc_totals.gpus : 0;
+    return resolved.index[i] >= 0 ? model_->totals(resolved.index[i]).alloc.gpus : 0;
   };
   bool cpu_node_fits = false;
   for (uint32_t i : out->passed) cpu_node_fits |= gpus_of(i) == 0;
