@@ -11,8 +11,8 @@
 // the baseline's p50 latency at concurrency 1; full bodies decoded at >= 300 MB/s.
 
 #include <glog/logging.h>
-#include <httplib.h>
 #include <malloc.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/service/loopback_client.h"
 #include "extender/server.h"
 #include "extender/wire.h"
 #include "policy/engine.h"
@@ -170,6 +171,10 @@ struct Result {
   double seconds = 0;
   double rps = 0;
   double p50_us = 0, p99_us = 0, p999_us = 0;
+  // CPU time (user + system, client and server threads) per request: unlike latency it hardly
+  // moves when other work shares the machine, so its ratio to the baseline's is the steadier
+  // figure on a busy 2-core box.
+  double cpu_us = 0;
 };
 
 double Percentile(std::vector<double>& v, double q) {
@@ -177,6 +182,13 @@ double Percentile(std::vector<double>& v, double q) {
   size_t k = std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())));
   std::nth_element(v.begin(), v.begin() + static_cast<long>(k), v.end());
   return v[k];
+}
+
+double ProcessCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return secs(u.ru_utime) + secs(u.ru_stime);
 }
 
 Result Run(uint16_t port, const std::string& path, const std::string& body, int concurrency,
@@ -192,30 +204,29 @@ Result Run(uint16_t port, const std::string& path, const std::string& body, int 
   Clock::time_point start;
   for (int c = 0; c < concurrency; ++c) {
     threads.emplace_back([&, c] {
-      httplib::Client client("127.0.0.1", port);
-      client.set_keep_alive(true);
-      client.set_tcp_nodelay(true);
-      client.set_read_timeout(60, 0);
+      LoopbackClient client(port);
       // One warm-up request opens the connection.
-      client.Post(path, body, "application/json");
+      client.Post(path, body);
       while (!go.load()) std::this_thread::yield();
       size_t done = 0;
       for (;;) {
         auto t0 = Clock::now();
         if (t0 - start > deadline_span && done >= min_requests) break;
-        auto res = client.Post(path, body, "application/json");
+        const int code = client.Post(path, body);
         auto t1 = Clock::now();
-        if (!res || res->status != 200) ++errors;
+        if (code != 200) ++errors;
         lat[c].push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
         ++done;
       }
     });
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const double cpu_before = ProcessCpuSeconds();
   start = Clock::now();
   go = true;
   for (auto& t : threads) t.join();
   r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  const double cpu_seconds = ProcessCpuSeconds() - cpu_before;
   std::vector<double> all;
   for (auto& l : lat) all.insert(all.end(), l.begin(), l.end());
   r.requests = all.size();
@@ -224,6 +235,7 @@ Result Run(uint16_t port, const std::string& path, const std::string& body, int 
   r.p50_us = Percentile(all, 0.50);
   r.p99_us = Percentile(all, 0.99);
   r.p999_us = Percentile(all, 0.999);
+  r.cpu_us = r.requests ? cpu_seconds * 1e6 / static_cast<double>(r.requests) : 0;
   return r;
 }
 
@@ -283,8 +295,9 @@ int Main(int argc, char** argv) {
     double decode_us, filter_us, encode_us, prioritize_us;
   };
   std::vector<Breakdown> breakdown;
-  std::printf("%-6s %-6s %-10s %4s %10s %9s %10s %10s %10s %7s\n", "nodes", "mode", "verb", "conc",
-              "body_B", "req/s", "p50_us", "p99_us", "p999_us", "vs_base");
+  std::printf("%-6s %-6s %-10s %4s %10s %9s %10s %10s %10s %7s %8s %7s\n", "nodes", "mode", "verb",
+              "conc", "body_B", "req/s", "p50_us", "p99_us", "p999_us", "vs_base", "cpu_us",
+              "cpu_vs");
   for (int n : cfg.sizes) {
     policy::Engine engine{policy::Options()};
     std::vector<policy::Node> nodes;
@@ -360,10 +373,11 @@ int Main(int argc, char** argv) {
           r.verb = verb;
           if (verb == "empty") base = r;
           double ratio = base.p50_us > 0 ? r.p50_us / base.p50_us : 0;
-          std::printf("%-6d %-6s %-10s %4d %10zu %9.0f %10.1f %10.1f %10.1f %7.2f%s\n", n,
-                      mode.c_str(), verb == "empty" ? "baseline" : verb.c_str(), c, r.body_bytes,
-                      r.rps, r.p50_us, r.p99_us, r.p999_us, ratio,
-                      r.errors ? " ERRORS" : "");
+          double cpu_ratio = base.cpu_us > 0 ? r.cpu_us / base.cpu_us : 0;
+          std::printf("%-6d %-6s %-10s %4d %10zu %9.0f %10.1f %10.1f %10.1f %7.2f %8.1f %7.2f%s\n",
+                      n, mode.c_str(), verb == "empty" ? "baseline" : verb.c_str(), c,
+                      r.body_bytes, r.rps, r.p50_us, r.p99_us, r.p999_us, ratio, r.cpu_us,
+                      cpu_ratio, r.errors ? " ERRORS" : "");
           std::fflush(stdout);
           results.push_back(r);
         }
@@ -414,7 +428,8 @@ int Main(int argc, char** argv) {
         << "\",\"concurrency\":" << r.concurrency << ",\"body_bytes\":" << r.body_bytes
         << ",\"requests\":" << r.requests << ",\"errors\":" << r.errors
         << ",\"seconds\":" << r.seconds << ",\"rps\":" << r.rps << ",\"p50_us\":" << r.p50_us
-        << ",\"p99_us\":" << r.p99_us << ",\"p999_us\":" << r.p999_us << "}";
+        << ",\"p99_us\":" << r.p99_us << ",\"p999_us\":" << r.p999_us
+        << ",\"cpu_us\":" << r.cpu_us << "}";
     }
     f << "],\"decode\":[";
     for (size_t i = 0; i < decodes.size(); ++i) {
