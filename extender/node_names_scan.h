@@ -22,6 +22,9 @@ struct TrailingNodeNames {
   size_t end = 0;
   // The names, pointing into the body.
   std::vector<std::string_view> names;
+  // No name holds a byte that Go's encoding/json would escape (see AppendGoString): answers
+  // can copy the names as they are.
+  bool go_plain = false;
 };
 
 // Finds the top-level NodeNames array when it is the body object's last member and holds only

@@ -268,7 +268,7 @@ struct Server::Impl {
     }
     policy::Scores scores = engine->Prioritize(args.pod, args.candidates, clock());
     std::string out;
-    EncodeHostPriorityList(args.candidates, scores, &out);
+    EncodeHostPriorityList(args.candidates, scores, &out, args.names_plain);
     Reply(w, kPrioritize, 200, out, JsonMime(), start);
   }
 

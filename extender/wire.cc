@@ -293,7 +293,8 @@ ParseOutcome ParseText(char* text, size_t size, const DecodeLimits& limits, Docu
 bool ParseWithScannedNames(std::string_view body, const TrailingNodeNames& scan,
                            const DecodeLimits& limits, Document* doc,
                            std::unique_ptr<char[]>* buffer, std::vector<Span>* spans,
-                           Span* list_metadata, std::optional<std::vector<std::string_view>>* names) {
+                           Span* list_metadata, std::optional<std::vector<std::string_view>>* names,
+                           bool* names_plain) {
   const size_t array_size = scan.end - scan.begin;
   const size_t size = body.size() - array_size + 2;
   // [ body with "[]" for the array | NUL | the array's bytes ]
@@ -318,6 +319,7 @@ bool ParseWithScannedNames(std::string_view body, const TrailingNodeNames& scan,
     const size_t offset = static_cast<size_t>(n.data() - body.data()) - scan.begin;
     out.emplace_back(names_text + offset, n.size());
   }
+  *names_plain = scan.go_plain;
   return true;
 }
 
@@ -326,16 +328,18 @@ bool ParseWithScannedNames(std::string_view body, const TrailingNodeNames& scan,
 // With `spans`, also captures NodeNames into *names (when it was an array) without a DOM.
 Status Parse(std::string_view body, const DecodeLimits& limits, Document* doc,
              std::unique_ptr<char[]>* buffer, std::vector<Span>* spans, Span* list_metadata,
-             std::optional<std::vector<std::string_view>>* names = nullptr) {
+             std::optional<std::vector<std::string_view>>* names = nullptr,
+             bool* names_plain = nullptr) {
   if (body.size() > limits.max_body_bytes) {
     return Status::InvalidArgument("body of " + std::to_string(body.size()) +
                                    " bytes exceeds the limit of " +
                                    std::to_string(limits.max_body_bytes) + " bytes");
   }
   if (body.empty()) return Status::InvalidArgument("empty body");
-  if (names != nullptr && spans != nullptr) {
+  if (names != nullptr && spans != nullptr && names_plain != nullptr) {
     if (std::optional<TrailingNodeNames> scan = ScanTrailingNodeNames(body)) {
-      if (ParseWithScannedNames(body, *scan, limits, doc, buffer, spans, list_metadata, names)) {
+      if (ParseWithScannedNames(body, *scan, limits, doc, buffer, spans, list_metadata, names,
+                                names_plain)) {
         return Status::Ok();
       }
       names->reset();
@@ -577,11 +581,12 @@ char* Put(char* p, std::string_view s) {
 // accepts as a node name, but the request may say anything) take AppendGoString's path.
 class NameWriter {
  public:
-  explicit NameWriter(size_t n) : escaped_index_(n, -1) {}
+  // `plain`: the caller knows that no name needs escaping (the decoder checked).
+  NameWriter(size_t n, bool plain) : plain_(plain), escaped_index_(plain ? 0 : n, -1) {}
 
   // Bytes `name` (candidate i) takes, quotes included.
   size_t Measure(size_t i, std::string_view name) {
-    if (!NeedsEscape(name)) return name.size() + 2;
+    if (plain_ || !NeedsEscape(name)) return name.size() + 2;
     escaped_index_[i] = static_cast<int32_t>(escaped_.size());
     AppendGoString(name, &escaped_.emplace_back());
     return escaped_.back().size();
@@ -594,7 +599,9 @@ class NameWriter {
     return out->data() + at;
   }
   char* Write(size_t i, std::string_view name, char* p) const {
-    if (escaped_index_[i] >= 0) return Put(p, escaped_[static_cast<size_t>(escaped_index_[i])]);
+    if (!plain_ && escaped_index_[i] >= 0) {
+      return Put(p, escaped_[static_cast<size_t>(escaped_index_[i])]);
+    }
     *p++ = '"';
     p = Put(p, name);
     *p++ = '"';
@@ -602,6 +609,7 @@ class NameWriter {
   }
 
  private:
+  const bool plain_;
   std::vector<int32_t> escaped_index_;
   std::vector<std::string> escaped_;
 };
@@ -612,8 +620,9 @@ Status DecodeExtenderArgs(std::string_view body, const DecodeLimits& limits, Ext
   *out = ExtenderArgs();
   Document doc;
   std::optional<std::vector<std::string_view>> captured;
+  bool captured_plain = false;
   Status s = Parse(body, limits, &doc, &out->buffer_, &out->item_spans, &out->list_metadata,
-                   &captured);
+                   &captured, &captured_plain);
   if (!s.ok()) return s;
   s = DecodePodField(doc, &out->pod);
   if (!s.ok()) return s;
@@ -654,6 +663,7 @@ Status DecodeExtenderArgs(std::string_view body, const DecodeLimits& limits, Ext
     out->item_spans.clear();
     out->list_metadata = Span{};
     if (out->has_node_names && captured) {
+      out->names_plain = captured_plain;
       out->candidates.reserve(captured->size());
       for (std::string_view n : *captured) out->candidates.push_back(policy::Candidate{n, nullptr});
     } else if (out->has_node_names) {
@@ -782,7 +792,7 @@ void EncodeFilterResult(const ExtenderArgs& args, std::string_view body,
   }
   out->append(",\"NodeNames\":");
   if (args.has_node_names || (!args.full_nodes && !result.passed.empty())) {
-    NameWriter names(c.size());
+    NameWriter names(c.size(), args.names_plain);
     size_t size = 2;
     for (uint32_t i : result.passed) {
       if (i < c.size()) size += names.Measure(i, c[i].name) + 1;
@@ -820,10 +830,10 @@ void EncodeFilterError(std::string_view error, std::string* out) {
 }
 
 void EncodeHostPriorityList(const std::vector<policy::Candidate>& candidates,
-                            const policy::Scores& scores, std::string* out) {
+                            const policy::Scores& scores, std::string* out, bool names_plain) {
   static constexpr std::string_view kHost = "{\"Host\":";
   static constexpr std::string_view kScore = ",\"Score\":";
-  NameWriter names(candidates.size());
+  NameWriter names(candidates.size(), names_plain);
   size_t size = 2;
   for (size_t i = 0; i < candidates.size(); ++i) {
     size += names.Measure(i, candidates[i].name) + kHost.size() + kScore.size() + 4;

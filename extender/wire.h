@@ -59,6 +59,9 @@ struct ExtenderArgs {
   bool full_nodes = false;
   // Whether the request carried a non-null NodeNames (answer it in the same shape).
   bool has_node_names = false;
+  // The decoder saw that no candidate name holds a byte Go would escape: encoders copy the
+  // names as they are. False when unknown.
+  bool names_plain = false;
   std::vector<policy::Node> nodes;
   std::vector<Span> item_spans;  // of each NodeList item, aligned with `nodes`
   Span list_metadata;            // of NodeList.metadata; empty when absent
@@ -105,8 +108,10 @@ void EncodeFilterResult(const ExtenderArgs& args, std::string_view body,
 // An ExtenderFilterResult carrying only `error` (the call failed as a whole).
 void EncodeFilterError(std::string_view error, std::string* out);
 // HostPriorityList: one entry per candidate in request order; scores clamped to 0..10.
+// `names_plain`: the caller knows that no name needs escaping (ExtenderArgs::names_plain).
 void EncodeHostPriorityList(const std::vector<policy::Candidate>& candidates,
-                            const policy::Scores& scores, std::string* out);
+                            const policy::Scores& scores, std::string* out,
+                            bool names_plain = false);
 // ExtenderBindingResult.
 void EncodeBindingResult(std::string_view error, std::string* out);
 // ExtenderPreemptionResult: NodeNameToMetaVictims, nodes sorted as Go sorts map keys.

@@ -37,6 +37,41 @@ TEST_CASE("the scanner finds a trailing NodeNames array and its names") {
   CHECK(ScanTrailingNodeNames("{\"NODEnames\":[\"a\"]}").has_value());
 }
 
+TEST_CASE("the scanner tells whether any name needs Go's escaping") {
+  auto plain = ScanTrailingNodeNames(R"({"NodeNames":["a-1.example","node-0000000000000000000002"]})");
+  REQUIRE(plain.has_value());
+  CHECK(plain->go_plain);
+  // Each Go-escaped byte, early and late in a name longer than one 16-byte step.
+  for (std::string special : {"<", ">", "&", "\xC3\xA9", "\xE2\x80\xA8", "\xFF"}) {
+    for (std::string name : {special + "node-000000000000000001", "node-000000000000000001" + special}) {
+      CAPTURE(name);
+      auto scan = ScanTrailingNodeNames("{\"NodeNames\":[\"plain\",\"" + name + "\"]}");
+      REQUIRE(scan.has_value());
+      CHECK_FALSE(scan->go_plain);
+      ExtenderArgs args;
+      REQUIRE(DecodeExtenderArgs(std::string(R"({"Pod":)") + kPod + R"(,"NodeNames":["plain",")" +
+                                     name + "\"]}",
+                                 DecodeLimits(), &args)
+                  .ok());
+      CHECK_FALSE(args.names_plain);
+      std::string trusted, checked;
+      EncodeHostPriorityList(args.candidates, {1, 2}, &trusted, args.names_plain);
+      EncodeHostPriorityList(args.candidates, {1, 2}, &checked, false);
+      CHECK(trusted == checked);
+    }
+  }
+  // A special byte after a name's closing quote, in the same 16-byte step, is not the name's.
+  // (What follows the object is the general parser's to refuse.)
+  auto after = ScanTrailingNodeNames(R"({"NodeNames":["abc"]}     <&>)");
+  REQUIRE(after.has_value());
+  CHECK(after->go_plain);
+  ExtenderArgs junk;
+  CHECK_FALSE(DecodeExtenderArgs(R"({"Pod":{},"NodeNames":["abc"]}     <&>)", DecodeLimits(), &junk).ok());
+  auto short_names = ScanTrailingNodeNames(R"({"NodeNames":["a","b","c","d","e","f"]})");
+  REQUIRE(short_names.has_value());
+  CHECK(short_names->go_plain);
+}
+
 TEST_CASE("the scanner leaves every unusual body to the general parser") {
   const std::vector<std::string> bodies = {
       "",
