@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <vector>
 
+#include "extender/wire.h"
+
 namespace mlsched::bench {
 namespace {
 
@@ -240,6 +242,32 @@ void FillModel(policy::Engine& engine, int n, policy::TimeMs now) {
       engine.UpsertPod(std::move(p), now - 600'000 + f * 1000 + k * 100);
     }
   }
+}
+
+std::string CheckHistory(const policy::Engine& engine, int n, policy::TimeMs now) {
+  struct Case {
+    PodKind kind;
+    const char* rule;
+    int node;
+  };
+  const Case cases[] = {{PodKind::kStep, "pipeline_locality", StepNode(7, 0, n)},
+                        {PodKind::kFunction, "function_warm", FunctionNode(3, 0, n)}};
+  for (const Case& c : cases) {
+    const std::string body = NamesBody(c.kind, n);
+    extender::ExtenderArgs args;
+    Status s = extender::DecodeExtenderArgs(body, extender::DecodeLimits(), &args);
+    if (!s.ok()) return s.message();
+    std::vector<policy::ScoreExplanation> ex = engine.ExplainScores(args.pod, args.candidates, now);
+    int64_t score = -1;
+    for (const policy::RuleScore& r : ex.at(static_cast<size_t>(c.node)).rules) {
+      if (r.rule == c.rule) score = r.score;
+    }
+    if (score <= 0) {
+      return std::string(PodKindName(c.kind)) + " pod: " + c.rule + " scores " +
+             std::to_string(score) + " on " + NodeName(c.node) + ", where its history is";
+    }
+  }
+  return "";
 }
 
 }  // namespace mlsched::bench

@@ -34,4 +34,10 @@ std::string BindBody(int k, int nodes);
 // and 50 ML functions (warm nodes; the replayed function among them), recorded at about `now`.
 void FillModel(policy::Engine& engine, int nodes, policy::TimeMs now);
 
+// Checks that the replayed step and function pods really meet their history in `engine`
+// (filled by FillModel, pipeline rules on): the step's predecessor nodes score 100 on
+// pipeline_locality, the function's warm nodes score on function_warm. Returns "" or what is
+// wrong, so that the pipeline-rules figures cannot silently measure rules that do nothing.
+std::string CheckHistory(const policy::Engine& engine, int nodes, policy::TimeMs now);
+
 }  // namespace mlsched::bench
