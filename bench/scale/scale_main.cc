@@ -310,14 +310,25 @@ Quantiles QuantilesOf(std::vector<double> v) {
 
 struct VerbLatency {
   Quantiles filter, prioritize, bind, preempt;
+  Quantiles filter_plain, prioritize_plain;
+  // This thread's CPU time: what the call costs when nothing else competes for the core.
+  Quantiles filter_cpu, prioritize_cpu;
+  size_t filter_passed = 0;  // nodes that can take the pod (the rest fail with a reason)
   size_t preempt_candidates = 0;
 };
+
+double ThreadCpuMicros() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
+}
 
 double MicrosSince(Clock::time_point t0) {
   return std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
 }
 
-// Filter and prioritize a pending one-GPU pod of a training job against every node (as
+// Filter and prioritize a pending one-GPU worker of an 8-pod training job (pod-group label,
+// PodGroup not created yet), and the same pod outside any gang, against every node (as
 // nodeCacheCapable: true sends names); bind pending pods of the model (each one once, with
 // BindDone as the binder would report); preempt for the same pod with 10% of the nodes as
 // candidates (kube-scheduler's default minCandidateNodesPercentage), two victims each.
@@ -346,19 +357,47 @@ VerbLatency MeasureVerbs(policy::Engine& engine, ObjectFactory& factory, const F
     if (!k8s::DecodePod(d, &pod).ok()) std::abort();
   }
   const int reps = flags.nodes >= 2000 ? 200 : 500;
-  std::vector<double> f, p;
+  std::vector<double> f, p, fc, pc;
   int64_t sink = 0;
   for (int k = 0; k < reps; ++k) {
     auto t0 = Clock::now();
+    double c0 = ThreadCpuMicros();
     policy::FilterResult fr = engine.Filter(pod, candidates, now);
     f.push_back(MicrosSince(t0));
+    fc.push_back(ThreadCpuMicros() - c0);
     t0 = Clock::now();
+    c0 = ThreadCpuMicros();
     policy::Scores sc = engine.Prioritize(pod, candidates, now);
     p.push_back(MicrosSince(t0));
+    pc.push_back(ThreadCpuMicros() - c0);
     sink += static_cast<int64_t>(fr.passed.size()) + (sc.empty() ? 0 : sc[0]);
+    out.filter_passed = fr.passed.size();
   }
   out.filter = QuantilesOf(std::move(f));
   out.prioritize = QuantilesOf(std::move(p));
+  out.filter_cpu = QuantilesOf(std::move(fc));
+  out.prioritize_cpu = QuantilesOf(std::move(pc));
+  // The same pod without its gang (no pod-group or job labels, no owner): what a pod that is
+  // not a gang member costs.
+  {
+    policy::Pod plain = pod;
+    plain.name += "-plain";
+    plain.uid += "-plain";
+    plain.labels = policy::Labels();
+    plain.owner = policy::OwnerRef();
+    std::vector<double> pf, pp;
+    for (int k = 0; k < reps; ++k) {
+      auto t0 = Clock::now();
+      policy::FilterResult fr = engine.Filter(plain, candidates, now);
+      pf.push_back(MicrosSince(t0));
+      t0 = Clock::now();
+      policy::Scores sc = engine.Prioritize(plain, candidates, now);
+      pp.push_back(MicrosSince(t0));
+      sink += static_cast<int64_t>(fr.passed.size()) + (sc.empty() ? 0 : sc[0]);
+    }
+    out.filter_plain = QuantilesOf(std::move(pf));
+    out.prioritize_plain = QuantilesOf(std::move(pp));
+  }
 
   // Pending pods (every tenth, see ObjectFactory::Pod) the churn did not touch.
   std::vector<double> b;
@@ -617,6 +656,11 @@ int Main(int argc, char** argv) {
       {"preempt p50", verbs.preempt.p50, "us", ""},
       {"preempt p99", verbs.preempt.p99, "us", ""},
       {"preempt candidate nodes", static_cast<double>(verbs.preempt_candidates), "", ""},
+      {"filter p50 (CPU time)", verbs.filter_cpu.p50, "us", ""},
+      {"prioritize p50 (CPU time)", verbs.prioritize_cpu.p50, "us", ""},
+      {"filter: nodes that can take the pod", static_cast<double>(verbs.filter_passed), "", ""},
+      {"filter p50, pod outside any gang", verbs.filter_plain.p50, "us", ""},
+      {"prioritize p50, pod outside any gang", verbs.prioritize_plain.p50, "us", ""},
       {"load average (1 min) at start", std::atof(load_start.c_str()), "", ""},
   };
   for (Row& r : rows) {
