@@ -61,6 +61,20 @@ struct Flags {
   std::string out;
 };
 
+// A flag's number in [lo, hi]; false (with a message) when it is not one.
+template <typename T>
+bool Number(const std::string& flag, const std::string& v, double lo, double hi, T* out) {
+  char* end = nullptr;
+  double d = std::strtod(v.c_str(), &end);
+  if (v.empty() || *end != '\0' || !(d >= lo && d <= hi) ||
+      (std::is_integral_v<T> && d != static_cast<double>(static_cast<int64_t>(d)))) {
+    std::cerr << flag << ": '" << v << "' is not a number in [" << lo << ", " << hi << "]\n";
+    return false;
+  }
+  *out = static_cast<T>(d);
+  return true;
+}
+
 bool ParseFlags(int argc, char** argv, Flags* f) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -71,18 +85,24 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
       return true;
     };
     std::string v;
-    if (a == "--quick") {
+    if (a == "--help" || a == "-h") {
+      std::cout << "usage: mlsched-bench-scale [--nodes=N] [--pods=N] [--churn_seconds=S] "
+                   "[--churn_rate=EPS] [--quick] [--out=DIR]\n"
+                   "  defaults: 5000 nodes, 150000 pods, 5 s of churn at 2000 events/s; --quick: "
+                   "500 nodes, 15000 pods, 1 s\n";
+      std::exit(0);
+    } else if (a == "--quick") {
       f->nodes = 500;
       f->pods = 15000;
       f->churn_seconds = 1;
     } else if (val("nodes", &v)) {
-      f->nodes = std::stoi(v);
+      if (!Number(a, v, 1, 100'000, &f->nodes)) return false;
     } else if (val("pods", &v)) {
-      f->pods = std::stoi(v);
+      if (!Number(a, v, 0, 10'000'000, &f->pods)) return false;
     } else if (val("churn_seconds", &v)) {
-      f->churn_seconds = std::stod(v);
+      if (!Number(a, v, 0, 3600, &f->churn_seconds)) return false;
     } else if (val("churn_rate", &v)) {
-      f->churn_rate = std::stoi(v);
+      if (!Number(a, v, 1, 1'000'000, &f->churn_rate)) return false;
     } else if (val("out", &v)) {
       f->out = v;
     } else {

@@ -305,7 +305,14 @@ std::vector<int> ParseSizes(const std::string& list) {
 
 const char kUsage[] =
     "usage: mlsched-bench-service [--quick] [--seconds=S] [--sizes=N,N,...] [--config FILE]\n"
-    "                             [--pipeline-rules] [--out DIR]\n";
+    "                             [--pipeline-rules] [--out DIR]\n"
+    "  --quick           0.2 s per case, full Node bodies over HTTP at the smallest size only\n"
+    "  --seconds=S       time per case (default 2)\n"
+    "  --sizes=N,...     cluster sizes in nodes (default 100,1000,5000)\n"
+    "  --config FILE     policy options YAML, as mlsched-extender --config (default: defaults)\n"
+    "  --pipeline-rules  also prioritize a pipeline step and an ML function with the pipeline\n"
+    "                    rules on vs off (issue 6)\n"
+    "  --out DIR         write bench_service.json and bench_service.csv there\n";
 
 int Main(int argc, char** argv) {
   Config cfg;
@@ -325,7 +332,10 @@ int Main(int argc, char** argv) {
       return false;
     };
     std::string v;
-    if (a == "--quick") {
+    if (a == "--help" || a == "-h") {
+      std::cout << kUsage;
+      return 0;
+    } else if (a == "--quick") {
       cfg.quick = true;
     } else if (a == "--pipeline-rules") {
       cfg.pipeline_rules = true;
