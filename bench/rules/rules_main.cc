@@ -8,10 +8,14 @@
 #include <cstring>
 #include <cstdio>
 #include <algorithm>
+#include "bench/machine.h"
 #include "policy/engine.h"
 #include "test/policy/test_cluster.h"
 using namespace mlsched::policy;
 using namespace mlsched::policy::testing;
+using mlsched::bench::CommandLine;
+using mlsched::bench::LoadAverage;
+using mlsched::bench::MachineLine;
 static int kNodes = 5000;
 static int kRounds = 15;
 
@@ -47,7 +51,8 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  std::printf("command: %s%s\n", argv[0], argc > 1 ? " --quick" : "");
+  std::printf("command: %s\nmachine: %s\nload average: %s\n", CommandLine(argc, argv).c_str(),
+              MachineLine().c_str(), LoadAverage().c_str());
   Options all;
   Options plain;
   plain.weights = ScoreWeights{1, 0, 0, 0, 0, 0, 0, 0};

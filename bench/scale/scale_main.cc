@@ -10,7 +10,8 @@
 //     time, so that other processes on a shared machine do not distort it);
 //   - resident memory (VmRSS) before and after, and the model's heap bytes per node and per pod
 //     (glibc mallinfo2 in-use bytes retained by a fresh Engine fed the decoded objects);
-//   - sustained pod churn through the watch, and the latency from the API write to the model.
+//   - sustained pod churn through the watch, and the latency from the API write to the model;
+//   - latency per verb (filter, prioritize, bind, preempt) on the full model, in process.
 // Prints a table and writes the raw numbers to --out DIR/scale.json.
 //
 //   mlsched-bench-scale [--nodes=5000] [--pods=150000] [--churn_seconds=5] [--churn_rate=2000]
@@ -26,8 +27,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
-#include <sys/utsname.h>
 
 #include <filesystem>
 #include <fstream>
@@ -37,8 +38,10 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
+#include "bench/machine.h"
 #include "k8s/cluster_sync.h"
 #include "k8s/decode.h"
 #include "policy/engine.h"
@@ -58,6 +61,20 @@ struct Flags {
   std::string out;
 };
 
+// A flag's number in [lo, hi]; false (with a message) when it is not one.
+template <typename T>
+bool Number(const std::string& flag, const std::string& v, double lo, double hi, T* out) {
+  char* end = nullptr;
+  double d = std::strtod(v.c_str(), &end);
+  if (v.empty() || *end != '\0' || !(d >= lo && d <= hi) ||
+      (std::is_integral_v<T> && d != static_cast<double>(static_cast<int64_t>(d)))) {
+    std::cerr << flag << ": '" << v << "' is not a number in [" << lo << ", " << hi << "]\n";
+    return false;
+  }
+  *out = static_cast<T>(d);
+  return true;
+}
+
 bool ParseFlags(int argc, char** argv, Flags* f) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -68,18 +85,24 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
       return true;
     };
     std::string v;
-    if (a == "--quick") {
+    if (a == "--help" || a == "-h") {
+      std::cout << "usage: mlsched-bench-scale [--nodes=N] [--pods=N] [--churn_seconds=S] "
+                   "[--churn_rate=EPS] [--quick] [--out=DIR]\n"
+                   "  defaults: 5000 nodes, 150000 pods, 5 s of churn at 2000 events/s; --quick: "
+                   "500 nodes, 15000 pods, 1 s\n";
+      std::exit(0);
+    } else if (a == "--quick") {
       f->nodes = 500;
       f->pods = 15000;
       f->churn_seconds = 1;
     } else if (val("nodes", &v)) {
-      f->nodes = std::stoi(v);
+      if (!Number(a, v, 1, 100'000, &f->nodes)) return false;
     } else if (val("pods", &v)) {
-      f->pods = std::stoi(v);
+      if (!Number(a, v, 0, 10'000'000, &f->pods)) return false;
     } else if (val("churn_seconds", &v)) {
-      f->churn_seconds = std::stod(v);
+      if (!Number(a, v, 0, 3600, &f->churn_seconds)) return false;
     } else if (val("churn_rate", &v)) {
-      f->churn_rate = std::stoi(v);
+      if (!Number(a, v, 1, 1'000'000, &f->churn_rate)) return false;
     } else if (val("out", &v)) {
       f->out = v;
     } else {
@@ -292,12 +315,167 @@ struct Row {
   bool met = true;
 };
 
+struct Quantiles {
+  double p50 = 0, p99 = 0;
+};
+
+Quantiles QuantilesOf(std::vector<double> v) {
+  Quantiles q;
+  if (v.empty()) return q;
+  std::sort(v.begin(), v.end());
+  q.p50 = v[v.size() / 2];
+  q.p99 = v[std::min(v.size() - 1, v.size() * 99 / 100)];
+  return q;
+}
+
+struct VerbLatency {
+  Quantiles filter, prioritize, bind, preempt;
+  Quantiles filter_plain, prioritize_plain;
+  // This thread's CPU time: what the call costs when nothing else competes for the core.
+  Quantiles filter_cpu, prioritize_cpu;
+  size_t filter_passed = 0;  // nodes that can take the pod (the rest fail with a reason)
+  size_t preempt_candidates = 0;
+};
+
+double ThreadCpuMicros() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
+}
+
+double MicrosSince(Clock::time_point t0) {
+  return std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
+}
+
+// Filter and prioritize a pending one-GPU worker of an 8-pod training job (pod-group label,
+// PodGroup not created yet), and the same pod outside any gang, against every node (as
+// nodeCacheCapable: true sends names); bind pending pods of the model (each one once, with
+// BindDone as the binder would report); preempt for the same pod with 10% of the nodes as
+// candidates (kube-scheduler's default minCandidateNodesPercentage), two victims each.
+VerbLatency MeasureVerbs(policy::Engine& engine, ObjectFactory& factory, const Flags& flags,
+                         int64_t churned) {
+  VerbLatency out;
+  const policy::TimeMs now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+  std::vector<std::string> names;
+  for (int i = 0; i < flags.nodes; ++i) {
+    char n[32];
+    std::snprintf(n, sizeof(n), "node-%05d", i);
+    names.push_back(n);
+  }
+  std::vector<policy::Candidate> candidates;
+  for (const std::string& n : names) candidates.push_back({n, nullptr});
+  // A pod the model does not hold yet (index past every pod the bench created).
+  int probe_index = flags.pods + static_cast<int>(churned) + 8;
+  probe_index += (4 - probe_index % 4) % 4;  // a GPU pod (see ObjectFactory::Pod)
+  policy::Pod pod;
+  {
+    std::string j = factory.Pod(probe_index, flags.nodes, "", "Pending", -1);
+    rapidjson::Document d;
+    d.Parse(j.data(), j.size());
+    if (!k8s::DecodePod(d, &pod).ok()) std::abort();
+  }
+  const int reps = flags.nodes >= 2000 ? 200 : 500;
+  std::vector<double> f, p, fc, pc;
+  int64_t sink = 0;
+  for (int k = 0; k < reps; ++k) {
+    auto t0 = Clock::now();
+    double c0 = ThreadCpuMicros();
+    policy::FilterResult fr = engine.Filter(pod, candidates, now);
+    f.push_back(MicrosSince(t0));
+    fc.push_back(ThreadCpuMicros() - c0);
+    t0 = Clock::now();
+    c0 = ThreadCpuMicros();
+    policy::Scores sc = engine.Prioritize(pod, candidates, now);
+    p.push_back(MicrosSince(t0));
+    pc.push_back(ThreadCpuMicros() - c0);
+    sink += static_cast<int64_t>(fr.passed.size()) + (sc.empty() ? 0 : sc[0]);
+    out.filter_passed = fr.passed.size();
+  }
+  out.filter = QuantilesOf(std::move(f));
+  out.prioritize = QuantilesOf(std::move(p));
+  out.filter_cpu = QuantilesOf(std::move(fc));
+  out.prioritize_cpu = QuantilesOf(std::move(pc));
+  // The same pod without its gang (no pod-group or job labels, no owner): what a pod that is
+  // not a gang member costs.
+  {
+    policy::Pod plain = pod;
+    plain.name += "-plain";
+    plain.uid += "-plain";
+    plain.labels = policy::Labels();
+    plain.owner = policy::OwnerRef();
+    std::vector<double> pf, pp;
+    for (int k = 0; k < reps; ++k) {
+      auto t0 = Clock::now();
+      policy::FilterResult fr = engine.Filter(plain, candidates, now);
+      pf.push_back(MicrosSince(t0));
+      t0 = Clock::now();
+      policy::Scores sc = engine.Prioritize(plain, candidates, now);
+      pp.push_back(MicrosSince(t0));
+      sink += static_cast<int64_t>(fr.passed.size()) + (sc.empty() ? 0 : sc[0]);
+    }
+    out.filter_plain = QuantilesOf(std::move(pf));
+    out.prioritize_plain = QuantilesOf(std::move(pp));
+  }
+
+  // Pending pods (every tenth, see ObjectFactory::Pod) the churn did not touch.
+  std::vector<double> b;
+  for (int i = static_cast<int>((churned + 9) / 10 * 10); i < flags.pods && b.size() < 1000;
+       i += 10) {
+    policy::PodBinding binding;
+    char name[48];
+    std::snprintf(name, sizeof(name), "job-%05d-worker-%d", i / 8, i % 8);
+    binding.ns = "team-" + std::to_string(i % 40);
+    binding.name = name;
+    binding.uid = "pod-uid-" + std::to_string(i);
+    binding.node = names[static_cast<size_t>(i) % names.size()];
+    auto t0 = Clock::now();
+    policy::BindDecision d = engine.Bind(binding, now);
+    if (d.kind == policy::BindDecision::Kind::kBindNow) {
+      for (const policy::PodBinding& done : d.bindings) engine.BindDone(done, true, "", now);
+    }
+    b.push_back(MicrosSince(t0));
+    sink += static_cast<int64_t>(d.kind);
+  }
+  out.bind = QuantilesOf(std::move(b));
+
+  std::vector<policy::NodeVictims> victims;
+  {
+    std::unordered_map<std::string, std::vector<std::string>> on_node;
+    for (const policy::Pod& q : engine.Pods()) {
+      if (!q.node_name.empty()) on_node[q.node_name].push_back(q.uid);
+    }
+    const size_t want = std::max<size_t>(std::min<size_t>(100, names.size()), names.size() / 10);
+    for (size_t i = 0; i < names.size() && victims.size() < want; ++i) {
+      auto it = on_node.find(names[i]);
+      if (it == on_node.end() || it->second.empty()) continue;
+      policy::NodeVictims nv;
+      nv.node = names[i];
+      for (size_t k = 0; k < it->second.size() && k < 2; ++k) nv.victim_uids.push_back(it->second[k]);
+      victims.push_back(std::move(nv));
+    }
+  }
+  out.preempt_candidates = victims.size();
+  std::vector<double> pr;
+  for (int k = 0; k < reps && !victims.empty(); ++k) {
+    auto t0 = Clock::now();
+    std::vector<policy::NodeVictims> kept = engine.Preempt(pod, victims, now);
+    pr.push_back(MicrosSince(t0));
+    sink += static_cast<int64_t>(kept.size());
+  }
+  out.preempt = QuantilesOf(std::move(pr));
+  if (sink < 0) std::printf("impossible\n");  // keeps the calls from being optimised away
+  return out;
+}
+
 int Main(int argc, char** argv) {
   Flags flags;
   if (!ParseFlags(argc, argv, &flags)) return 2;
   const std::string fixtures =
       std::string(MLSCHED_SHARED_DIR) + "/fixtures/kube-scheduler-v1.24.3/nodecache-false";
   ObjectFactory factory(fixtures);
+  const std::string load_start = LoadAverage();
 
   // ---- Build the cluster in the fake API server. ----
   fakes::FakeApiServerOptions so;
@@ -458,6 +636,10 @@ int Main(int argc, char** argv) {
   };
   sync.Stop();
 
+  // ---- Latency per verb on the full model, in process (names mode: every node a candidate).
+  // What the HTTP layer adds on top is mlsched-bench-service's part.
+  VerbLatency verbs = MeasureVerbs(engine, factory, flags, total);
+
   // ---- Report. ----
   double list_mb = static_cast<double>(st.list_bytes) / 1e6;
   double sync_decode_mbs = st.list_decode_seconds > 0 ? list_mb / st.list_decode_seconds : 0;
@@ -485,6 +667,21 @@ int Main(int argc, char** argv) {
       {"event->model p99", pct(0.99), "ms", ""},
       {"event->model max", lat_ms.empty() ? 0 : lat_ms.back(), "ms", ""},
       {"events not seen", static_cast<double>(missing), "", ""},
+      {"filter p50", verbs.filter.p50, "us", ""},
+      {"filter p99", verbs.filter.p99, "us", ""},
+      {"prioritize p50", verbs.prioritize.p50, "us", ""},
+      {"prioritize p99", verbs.prioritize.p99, "us", ""},
+      {"bind p50", verbs.bind.p50, "us", ""},
+      {"bind p99", verbs.bind.p99, "us", ""},
+      {"preempt p50", verbs.preempt.p50, "us", ""},
+      {"preempt p99", verbs.preempt.p99, "us", ""},
+      {"preempt candidate nodes", static_cast<double>(verbs.preempt_candidates), "", ""},
+      {"filter p50 (CPU time)", verbs.filter_cpu.p50, "us", ""},
+      {"prioritize p50 (CPU time)", verbs.prioritize_cpu.p50, "us", ""},
+      {"filter: nodes that can take the pod", static_cast<double>(verbs.filter_passed), "", ""},
+      {"filter p50, pod outside any gang", verbs.filter_plain.p50, "us", ""},
+      {"prioritize p50, pod outside any gang", verbs.prioritize_plain.p50, "us", ""},
+      {"load average (1 min) at start", std::atof(load_start.c_str()), "", ""},
   };
   for (Row& r : rows) {
     if (r.target.empty()) continue;
@@ -492,13 +689,10 @@ int Main(int argc, char** argv) {
     if (r.target[0] == '<') r.met = r.value < t;
     if (r.target[0] == '>') r.met = r.value >= t;
   }
-  // Every report says what made it and where.
-  std::string command;
-  for (int i = 0; i < argc; ++i) command += (i ? " " : "") + std::string(argv[i]);
-  struct utsname u {};
-  uname(&u);
-  std::printf("command: %s\nmachine: %s %s %s, %u cpus\n", command.c_str(), u.sysname, u.release,
-              u.machine, std::thread::hardware_concurrency());
+  // Every report says what made it and where, and how busy the machine was.
+  std::printf("command: %s\nmachine: %s\nload average at start: %s, at end: %s\n",
+              CommandLine(argc, argv).c_str(), MachineLine().c_str(), load_start.c_str(),
+              LoadAverage().c_str());
   std::printf("%-44s %14s %-6s %-8s %s\n", "metric", "value", "unit", "target", "");
   for (const Row& r : rows) {
     std::printf("%-44s %14.1f %-6s %-8s %s\n", r.name.c_str(), r.value, r.unit.c_str(),

@@ -2,17 +2,27 @@
 //
 // Starts the real Server in process with a synthetic model of 100, 1,000 and 5,000 nodes and
 // replays filter and prioritize bodies (node names, as with nodeCacheCapable: true; and full,
-// realistic Node objects of a few KB each) at concurrency 1 and 8 with keep-alive HTTP
-// clients. Next to each, in the same run and on the same server, a baseline route reads the same
-// body and answers a fixed small body: the cost of HTTP alone. Also measures in-process decode
-// throughput of full bodies. Prints a table and writes raw numbers as JSON (--out DIR).
+// realistic Node objects of a few KB each) and bind bodies at concurrency 1 (the scheduler's
+// real pattern) and 8 with keep-alive HTTP clients. Next to each, in the same run and on the
+// same server, a baseline route reads the same body and answers a fixed small body: the cost of
+// HTTP alone. Also measures in-process decode throughput of full bodies.
+//
+// --pipeline-rules (issue 6): prioritize for a pipeline step and an ML function pod, on a
+// model that holds pipeline and function history, against two servers in the same run: the
+// policy options as configured (pipeline rules on) and the same options with the
+// pipeline_locality and function_warm weights at 0 (off); runs alternate between the two.
+//
+// Prints the command, the machine and its load average, a table, and writes the raw numbers
+// to --out DIR (bench_service.json and bench_service.csv).
 //
 // Targets (this 2-core machine): names-mode filter and prioritize on 5,000 nodes within 2x of
-// the baseline's p50 latency at concurrency 1; full bodies decoded at >= 300 MB/s.
+// the baseline's p50 latency at concurrency 1; full bodies decoded at >= 300 MB/s; with
+// pipeline rules on, prioritize p50 within 1.5x of rules off.
 
 #include <glog/logging.h>
-#include <malloc.h>
 #include <sys/resource.h>
+#include <malloc.h>
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -21,13 +31,18 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
-#include <random>
+#include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "bench/machine.h"
 #include "bench/service/loopback_client.h"
+#include "bench/service/bodies.h"
+#include "extender/config.h"
 #include "extender/server.h"
 #include "extender/wire.h"
 #include "policy/engine.h"
@@ -39,131 +54,20 @@ using Clock = std::chrono::steady_clock;
 
 struct Config {
   bool quick = false;
+  bool pipeline_rules = false;
   std::string out;
+  std::string config_file;  // policy options YAML, as mlsched-extender --config
   std::vector<int> sizes = {100, 1000, 5000};
   std::vector<int> concurrency = {1, 8};
   double seconds = 2.0;  // per case (full mode at 5,000 nodes runs at least a few requests)
 };
 
-std::string NodeName(int i) {
-  char b[32];
-  std::snprintf(b, sizeof b, "gpu-node-%05d", i);
-  return b;
-}
-
-policy::Node ModelNode(int i) {
-  policy::Node n;
-  n.name = NodeName(i);
-  n.labels.Set("kubernetes.io/hostname", n.name);
-  n.labels.Set("topology.kubernetes.io/region", "region-1");
-  n.labels.Set("topology.kubernetes.io/zone", "zone-" + std::to_string(i / 1000));
-  n.labels.Set("mlsched.io/block", "block-" + std::to_string(i / 250));
-  n.labels.Set("mlsched.io/rack", "rack-" + std::to_string(i / 16));
-  n.labels.Set("nvidia.com/gpu.clique", "clique-" + std::to_string(i / 16));
-  n.labels.Set("nvidia.com/gpu.product", "NVIDIA-H100-80GB-HBM3");
-  n.allocatable.milli_cpu = 96'000;
-  n.allocatable.memory = int64_t{1000} << 30;
-  n.allocatable.ephemeral_storage = int64_t{3} << 40;
-  n.allocatable.pods = 110;
-  n.allocatable.SetScalar("nvidia.com/gpu", 8);
-  return n;
-}
-
-// A v1 Node as the scheduler sends it with nodeCacheCapable: false: labels, managedFields,
-// capacity/allocatable, conditions, addresses, nodeInfo and images (about 5 KB).
-std::string NodeJson(int i) {
-  const std::string name = NodeName(i);
-  const std::string zone = "zone-" + std::to_string(i / 1000);
-  const std::string block = "block-" + std::to_string(i / 250);
-  const std::string rack = "rack-" + std::to_string(i / 16);
-  const std::string ts = "2026-11-28T16:26:17Z";
-  std::string s;
-  s.reserve(6000);
-  s += R"({"metadata":{"name":")" + name + R"(","uid":"ad1f6aac-e5e5-453b-be66-)" +
-       std::to_string(100000000000 + i) + R"(","resourceVersion":")" + std::to_string(1000 + i) +
-       R"(","creationTimestamp":")" + ts + R"(","labels":{"kubernetes.io/arch":"amd64",)"
-       R"("kubernetes.io/hostname":")" + name + R"(","kubernetes.io/os":"linux",)"
-       R"("mlsched.io/block":")" + block + R"(","mlsched.io/rack":")" + rack +
-       R"(","node.kubernetes.io/instance-type":"gpu-8x-h100","nvidia.com/gpu.clique":"clique-)" +
-       std::to_string(i / 16) + R"(","nvidia.com/gpu.count":"8","nvidia.com/gpu.present":"true",)"
-       R"("nvidia.com/gpu.product":"NVIDIA-H100-80GB-HBM3","topology.kubernetes.io/region":"region-1",)"
-       R"("topology.kubernetes.io/zone":")" + zone + R"("},"annotations":{"node.alpha.kubernetes.io/ttl":"0",)"
-       R"("volumes.kubernetes.io/controller-managed-attach-detach":"true"},)"
-       R"("managedFields":[{"manager":"kubelet","operation":"Update","apiVersion":"v1","time":")" +
-       ts + R"(","fieldsType":"FieldsV1","fieldsV1":{"f:metadata":{"f:annotations":{".":{},)"
-       R"("f:volumes.kubernetes.io/controller-managed-attach-detach":{}},"f:labels":{".":{},)"
-       R"("f:kubernetes.io/arch":{},"f:kubernetes.io/hostname":{},"f:kubernetes.io/os":{}}}}},)"
-       R"({"manager":"kubelet","operation":"Update","apiVersion":"v1","time":")" + ts +
-       R"(","fieldsType":"FieldsV1","fieldsV1":{"f:status":{"f:allocatable":{"f:nvidia.com/gpu":{}},)"
-       R"("f:capacity":{"f:nvidia.com/gpu":{}},"f:conditions":{"k:{\"type\":\"DiskPressure\"}":)"
-       R"({"f:lastHeartbeatTime":{}},"k:{\"type\":\"MemoryPressure\"}":{"f:lastHeartbeatTime":{}},)"
-       R"("k:{\"type\":\"PIDPressure\"}":{"f:lastHeartbeatTime":{}},"k:{\"type\":\"Ready\"}":)"
-       R"({"f:lastHeartbeatTime":{}}},"f:images":{}}},"subresource":"status"}]},)"
-       R"("spec":{"podCIDR":"10.244.)" + std::to_string(i % 256) + R"(.0/24","podCIDRs":["10.244.)" +
-       std::to_string(i % 256) + R"(.0/24"],"providerID":"aws:///us-east-1a/i-0)" +
-       std::to_string(1000000 + i) + R"(","taints":[{"key":"nvidia.com/gpu","value":"present","effect":"NoSchedule"}]},)"
-       R"("status":{"capacity":{"cpu":"96","ephemeral-storage":"3Ti","hugepages-1Gi":"0",)"
-       R"("hugepages-2Mi":"0","memory":"1056440040Ki","nvidia.com/gpu":"8","pods":"110"},)"
-       R"("allocatable":{"cpu":"96","ephemeral-storage":"3Ti","hugepages-1Gi":"0","hugepages-2Mi":"0",)"
-       R"("memory":"1000Gi","nvidia.com/gpu":"8","pods":"110"},"conditions":[)";
-  const char* conds[][3] = {{"MemoryPressure", "False", "KubeletHasSufficientMemory"},
-                            {"DiskPressure", "False", "KubeletHasNoDiskPressure"},
-                            {"PIDPressure", "False", "KubeletHasSufficientPID"},
-                            {"Ready", "True", "KubeletReady"}};
-  for (int c = 0; c < 4; ++c) {
-    if (c) s += ",";
-    s += R"({"type":")" + std::string(conds[c][0]) + R"(","status":")" + conds[c][1] +
-         R"(","lastHeartbeatTime":")" + ts + R"(","lastTransitionTime":")" + ts +
-         R"(","reason":")" + conds[c][2] + R"(","message":"kubelet is posting ready status"})";
-  }
-  s += R"(],"addresses":[{"type":"InternalIP","address":"10.0.)" + std::to_string(i / 256) + "." +
-       std::to_string(i % 256) + R"("},{"type":"Hostname","address":")" + name +
-       R"("}],"daemonEndpoints":{"kubeletEndpoint":{"Port":10250}},"nodeInfo":{"machineID":"ec2)" +
-       std::to_string(i) + R"(","systemUUID":"ec2)" + std::to_string(i) +
-       R"(","bootID":"5c3c2a1e-0000-4000-8000-000000000000","kernelVersion":"5.15.0-1051-aws",)"
-       R"("osImage":"Ubuntu 22.04.3 LTS","containerRuntimeVersion":"containerd://1.7.2",)"
-       R"("kubeletVersion":"v1.29.3","kubeProxyVersion":"v1.29.3","operatingSystem":"linux",)"
-       R"("architecture":"amd64"},"images":[)";
-  const char* images[] = {"nvcr.io/nvidia/pytorch:24.01-py3", "nvcr.io/nvidia/tritonserver:24.01-py3",
-                          "registry.example.com/ml/pytorch-train:2.3.0-cuda12.1",
-                          "registry.k8s.io/kube-proxy:v1.29.3", "nvcr.io/nvidia/k8s-device-plugin:v0.14.5",
-                          "docker.io/calico/node:v3.27.0", "registry.k8s.io/pause:3.9"};
-  for (int k = 0; k < 7; ++k) {
-    if (k) s += ",";
-    s += R"({"names":[")" + std::string(images[k]) + R"(@sha256:4b2e1f0c9d8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c",")" +
-         images[k] + R"("],"sizeBytes":)" + std::to_string(300000000 + 1000000 * k) + "}";
-  }
-  s += "]}}";
-  return s;
-}
-
-const char kPod[] =
-    R"({"metadata":{"name":"train-0","namespace":"ml","uid":"6f1c2d3e-0000-4000-8000-000000000001",)"
-    R"("creationTimestamp":"2026-11-28T16:25:54Z","labels":{"app":"train"}},"spec":{"containers":)"
-    R"([{"name":"main","image":"registry.example.com/ml/pytorch-train:2.3.0-cuda12.1","resources":)"
-    R"({"requests":{"cpu":"8","memory":"64Gi","nvidia.com/gpu":"1"},"limits":{"nvidia.com/gpu":"1"}}}],)"
-    R"("schedulerName":"mlsched","tolerations":[{"key":"nvidia.com/gpu","operator":"Exists",)"
-    R"("effect":"NoSchedule"}]},"status":{"phase":"Pending","qosClass":"Burstable"}})";
-
-std::string NamesBody(int n) {
-  std::string b = std::string(R"({"Pod":)") + kPod + R"(,"Nodes":null,"NodeNames":[)";
-  for (int i = 0; i < n; ++i) b += (i ? ",\"" : "\"") + NodeName(i) + "\"";
-  return b + "]}";
-}
-
-std::string FullBody(int n) {
-  std::string b = std::string(R"({"Pod":)") + kPod + R"(,"Nodes":{"metadata":{},"items":[)";
-  for (int i = 0; i < n; ++i) {
-    if (i) b += ",";
-    b += NodeJson(i);
-  }
-  return b + R"(]},"NodeNames":null})";
-}
-
 struct Result {
   int nodes = 0;
-  std::string mode;  // names | full
-  std::string verb;  // filter | prioritize | empty
+  std::string mode;            // names | full | bind
+  std::string pod = "gpu";     // the pod of the body: gpu | step | function
+  std::string rules = "conf";  // conf (the configured options) | on | off (--pipeline-rules)
+  std::string verb;            // baseline | filter | prioritize | bind
   int concurrency = 0;
   size_t body_bytes = 0;
   size_t requests = 0;
@@ -171,17 +75,28 @@ struct Result {
   double seconds = 0;
   double rps = 0;
   double p50_us = 0, p99_us = 0, p999_us = 0;
+  double baseline_p50_us = 0;  // the empty route with the same body, same run
   // CPU time (user + system, client and server threads) per request: unlike latency it hardly
   // moves when other work shares the machine, so its ratio to the baseline's is the steadier
   // figure on a busy 2-core box.
   double cpu_us = 0;
+  double baseline_cpu_us = 0;
+  std::vector<double> samples;  // latencies (us), kept to pool alternating runs
 };
 
-double Percentile(std::vector<double>& v, double q) {
+double Percentile(std::vector<double> v, double q) {
   if (v.empty()) return 0;
   size_t k = std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())));
   std::nth_element(v.begin(), v.begin() + static_cast<long>(k), v.end());
   return v[k];
+}
+
+void Summarize(Result* r) {
+  r->requests = r->samples.size();
+  r->rps = r->seconds > 0 ? static_cast<double>(r->requests) / r->seconds : 0;
+  r->p50_us = Percentile(r->samples, 0.50);
+  r->p99_us = Percentile(r->samples, 0.99);
+  r->p999_us = Percentile(r->samples, 0.999);
 }
 
 double ProcessCpuSeconds() {
@@ -191,11 +106,14 @@ double ProcessCpuSeconds() {
   return secs(u.ru_utime) + secs(u.ru_stime);
 }
 
-Result Run(uint16_t port, const std::string& path, const std::string& body, int concurrency,
-           double seconds, size_t min_requests) {
+// Posts `bodies` (client c sends bodies[(c + k * concurrency) % size] as its k-th request) for
+// `seconds` and at least `min_requests` per client. `ok` judges a 200 answer's body.
+Result Run(uint16_t port, const std::string& path, const std::vector<std::string>& bodies,
+           int concurrency, double seconds, size_t min_requests,
+           const std::function<bool(const std::string&)>& ok) {
   Result r;
   r.concurrency = concurrency;
-  r.body_bytes = body.size();
+  r.body_bytes = bodies.front().size();
   std::vector<std::vector<double>> lat(concurrency);
   std::atomic<size_t> errors{0};
   std::atomic<bool> go{false};
@@ -205,16 +123,18 @@ Result Run(uint16_t port, const std::string& path, const std::string& body, int 
   for (int c = 0; c < concurrency; ++c) {
     threads.emplace_back([&, c] {
       LoopbackClient client(port);
+      std::string answer;
       // One warm-up request opens the connection.
-      client.Post(path, body);
+      client.Post(path, bodies[c % bodies.size()]);
       while (!go.load()) std::this_thread::yield();
       size_t done = 0;
       for (;;) {
         auto t0 = Clock::now();
         if (t0 - start > deadline_span && done >= min_requests) break;
-        const int code = client.Post(path, body);
+        const std::string& body = bodies[(c + done * concurrency) % bodies.size()];
+        const int code = client.Post(path, body, ok ? &answer : nullptr);
         auto t1 = Clock::now();
-        if (code != 200) ++errors;
+        if (code != 200 || (ok && !ok(answer))) ++errors;
         lat[c].push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
         ++done;
       }
@@ -227,14 +147,9 @@ Result Run(uint16_t port, const std::string& path, const std::string& body, int 
   for (auto& t : threads) t.join();
   r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   const double cpu_seconds = ProcessCpuSeconds() - cpu_before;
-  std::vector<double> all;
-  for (auto& l : lat) all.insert(all.end(), l.begin(), l.end());
-  r.requests = all.size();
+  for (auto& l : lat) r.samples.insert(r.samples.end(), l.begin(), l.end());
   r.errors = errors;
-  r.rps = static_cast<double>(r.requests) / r.seconds;
-  r.p50_us = Percentile(all, 0.50);
-  r.p99_us = Percentile(all, 0.99);
-  r.p999_us = Percentile(all, 0.999);
+  Summarize(&r);
   r.cpu_us = r.requests ? cpu_seconds * 1e6 / static_cast<double>(r.requests) : 0;
   return r;
 }
@@ -269,167 +184,449 @@ DecodeResult MeasureDecode(int n, const std::string& mode, const std::string& bo
   return d;
 }
 
+// Where the time of one names-mode call goes, in process (no HTTP).
+struct Breakdown {
+  int nodes = 0;
+  std::string pod = "gpu";
+  std::string rules = "conf";
+  double decode_us = 0, filter_us = 0, encode_us = 0, prioritize_us = 0;
+};
+
+Breakdown MeasureInProcess(policy::Engine& engine, int n, PodKind kind, const std::string& rules) {
+  Breakdown b;
+  b.nodes = n;
+  b.pod = PodKindName(kind);
+  b.rules = rules;
+  const std::string body = NamesBody(kind, n);
+  const int reps = n >= 5000 ? 20 : 100;
+  auto us = [](auto a, auto c) { return std::chrono::duration<double, std::micro>(c - a).count(); };
+  for (int k = 0; k < reps; ++k) {
+    auto t0 = Clock::now();
+    extender::ExtenderArgs args;
+    CHECK(extender::DecodeExtenderArgs(body, extender::DecodeLimits(), &args).ok());
+    auto t1 = Clock::now();
+    policy::FilterResult fr = engine.Filter(args.pod, args.candidates, extender::SystemClockMs());
+    auto t2 = Clock::now();
+    std::string out;
+    extender::EncodeFilterResult(args, body, fr, &out);
+    auto t3 = Clock::now();
+    policy::Scores sc = engine.Prioritize(args.pod, args.candidates, extender::SystemClockMs());
+    auto t4 = Clock::now();
+    CHECK_EQ(sc.size(), static_cast<size_t>(n));
+    b.decode_us += us(t0, t1);
+    b.filter_us += us(t1, t2);
+    b.encode_us += us(t2, t3);
+    b.prioritize_us += us(t3, t4);
+  }
+  b.decode_us /= reps;
+  b.filter_us /= reps;
+  b.encode_us /= reps;
+  b.prioritize_us /= reps;
+  return b;
+}
+
+double ThreadCpuMicros() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
+}
+
+// Engine::Prioritize for `kind` on two engines (pipeline rules on, off), in process, names
+// mode: rounds alternate between the two and each round's mean is this thread's CPU time, so
+// that other processes on a shared machine do not tilt the ratio; medians of the rounds.
+void ComparePrioritize(const policy::Engine& on, const policy::Engine& off, int n, PodKind kind,
+                       bool quick, std::vector<Breakdown>* out) {
+  const std::string body = NamesBody(kind, n);
+  extender::ExtenderArgs args;
+  CHECK(extender::DecodeExtenderArgs(body, extender::DecodeLimits(), &args).ok());
+  const int rounds = quick ? 3 : 15;
+  const int calls = n >= 5000 ? 10 : n >= 1000 ? 40 : 200;
+  std::vector<double> t[2];
+  int64_t sink = 0;
+  for (int r = 0; r < rounds; ++r) {
+    for (int which = 0; which < 2; ++which) {
+      const policy::Engine& e = which == 0 ? on : off;
+      double t0 = ThreadCpuMicros();
+      for (int k = 0; k < calls; ++k) {
+        sink += e.Prioritize(args.pod, args.candidates, extender::SystemClockMs())[0];
+      }
+      t[which].push_back((ThreadCpuMicros() - t0) / calls);
+    }
+  }
+  if (sink < 0) std::printf("impossible\n");  // keeps the calls from being optimised away
+  for (int which = 0; which < 2; ++which) {
+    Breakdown b;
+    b.nodes = n;
+    b.pod = PodKindName(kind);
+    b.rules = which == 0 ? "on" : "off";
+    b.prioritize_us = Percentile(t[which], 0.5);
+    out->push_back(b);
+  }
+}
+
+// One engine and its server on a free port.
+struct Instance {
+  std::unique_ptr<policy::Engine> engine;
+  std::unique_ptr<extender::Server> server;
+};
+
+Instance StartInstance(const policy::Options& options, int n) {
+  Instance in;
+  in.engine = std::make_unique<policy::Engine>(options);
+  FillModel(*in.engine, n, extender::SystemClockMs());
+  extender::ServerOptions o;
+  o.port = 0;
+  o.threads = 2;
+  o.empty_route = true;
+  // The binder a real deployment has waits on the API server; here it returns at once, so a
+  // bind row measures mlsched's own work (decode, the model, the pool hand-off, the answer).
+  in.server = std::make_unique<extender::Server>(
+      o, in.engine.get(), [](const policy::PodBinding&) { return Status::Ok(); });
+  Status s = in.server->Start();
+  CHECK(s.ok()) << s.message();
+  return in;
+}
+
+bool BindOk(const std::string& body) { return body == R"({"Error":""})"; }
+
+void PrintHeader() {
+  std::printf("%-6s %-6s %-8s %-5s %-10s %4s %10s %9s %10s %10s %10s %7s %8s %7s\n", "nodes",
+              "mode", "pod", "rules", "verb", "conc", "body_B", "req/s", "p50_us", "p99_us",
+              "p999_us", "vs_base", "cpu_us", "cpu_vs");
+}
+
+void PrintRow(const Result& r) {
+  double ratio = r.baseline_p50_us > 0 ? r.p50_us / r.baseline_p50_us : 0;
+  double cpu_ratio = r.baseline_cpu_us > 0 ? r.cpu_us / r.baseline_cpu_us : 0;
+  std::printf("%-6d %-6s %-8s %-5s %-10s %4d %10zu %9.0f %10.1f %10.1f %10.1f %7.2f %8.1f %7.2f%s\n",
+              r.nodes, r.mode.c_str(), r.pod.c_str(), r.rules.c_str(), r.verb.c_str(),
+              r.concurrency, r.body_bytes, r.rps, r.p50_us, r.p99_us, r.p999_us, ratio, r.cpu_us,
+              cpu_ratio, r.errors ? " ERRORS" : "");
+  std::fflush(stdout);
+}
+
+std::vector<int> ParseSizes(const std::string& list) {
+  std::vector<int> out;
+  std::stringstream ss(list);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    char* end = nullptr;
+    long v = std::strtol(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0' || v < 1 || v > 100000) return {};
+    out.push_back(static_cast<int>(v));
+  }
+  return out;
+}
+
+const char kUsage[] =
+    "usage: mlsched-bench-service [--quick] [--seconds=S] [--sizes=N,N,...] [--config FILE]\n"
+    "                             [--pipeline-rules] [--out DIR]\n"
+    "  --quick           0.2 s per case, full Node bodies over HTTP at the smallest size only\n"
+    "  --seconds=S       time per case (default 2)\n"
+    "  --sizes=N,...     cluster sizes in nodes (default 100,1000,5000)\n"
+    "  --config FILE     policy options YAML, as mlsched-extender --config (default: defaults)\n"
+    "  --pipeline-rules  also prioritize a pipeline step and an ML function with the pipeline\n"
+    "                    rules on vs off (issue 6)\n"
+    "  --out DIR         write bench_service.json and bench_service.csv there\n";
+
 int Main(int argc, char** argv) {
   Config cfg;
+  bool seconds_given = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--quick") {
+    auto value = [&](const char* name, std::string* v) {
+      std::string eq = std::string(name) + "=";
+      if (a == name && i + 1 < argc) {
+        *v = argv[++i];
+        return true;
+      }
+      if (a.rfind(eq, 0) == 0) {
+        *v = a.substr(eq.size());
+        return true;
+      }
+      return false;
+    };
+    std::string v;
+    if (a == "--help" || a == "-h") {
+      std::cout << kUsage;
+      return 0;
+    } else if (a == "--quick") {
       cfg.quick = true;
-    } else if (a == "--out" && i + 1 < argc) {
-      cfg.out = argv[++i];
-    } else if (a.rfind("--out=", 0) == 0) {
-      cfg.out = a.substr(6);
-    } else if (a.rfind("--seconds=", 0) == 0) {
-      cfg.seconds = std::stod(a.substr(10));
+    } else if (a == "--pipeline-rules") {
+      cfg.pipeline_rules = true;
+    } else if (value("--out", &cfg.out) || value("--config", &cfg.config_file)) {
+    } else if (value("--seconds", &v)) {
+      char* end = nullptr;
+      cfg.seconds = std::strtod(v.c_str(), &end);
+      if (v.empty() || *end != '\0' || !(cfg.seconds > 0 && cfg.seconds <= 600)) {
+        std::cerr << "mlsched-bench-service: --seconds: '" << v << "' is not in (0, 600]\n";
+        return 2;
+      }
+      seconds_given = true;
+    } else if (value("--sizes", &v)) {
+      cfg.sizes = ParseSizes(v);
+      if (cfg.sizes.empty()) {
+        std::cerr << "mlsched-bench-service: --sizes: '" << v
+                  << "' is not a comma-separated list of node counts in [1, 100000]\n";
+        return 2;
+      }
     } else {
-      std::cerr << "usage: mlsched-bench-service [--quick] [--seconds=S] [--out DIR]\n";
+      std::cerr << "mlsched-bench-service: unknown flag " << a << "\n" << kUsage;
       return 2;
     }
   }
-  if (cfg.quick) cfg.seconds = 0.2;
+  if (cfg.quick && !seconds_given) cfg.seconds = 0.2;
+
+  policy::Options options;
+  if (!cfg.config_file.empty()) {
+    std::vector<std::string> errors = extender::LoadPolicyOptions(cfg.config_file, &options);
+    if (!errors.empty()) {
+      for (const std::string& e : errors) std::cerr << "mlsched-bench-service: " << e << "\n";
+      return 2;
+    }
+  }
+  // Pipeline rules off: the same options without the two rules issue 6 adds.
+  policy::Options off = options;
+  off.weights.pipeline_locality = 0;
+  off.weights.function_warm = 0;
+  if (cfg.pipeline_rules && options.weights.pipeline_locality == 0 &&
+      options.weights.function_warm == 0) {
+    std::cerr << "mlsched-bench-service: warning: the options already turn the pipeline rules "
+                 "off; on and off are the same\n";
+  }
+  if (!cfg.out.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(cfg.out, ec);
+    if (ec) {
+      std::cerr << "mlsched-bench-service: cannot create " << cfg.out << ": " << ec.message()
+                << "\n";
+      return 1;
+    }
+  }
+
+  const std::string command = CommandLine(argc, argv);
+  const std::string machine = MachineLine();
+  const std::string load_start = LoadAverage();
+  std::printf("command: %s\nmachine: %s\nload average at start: %s\npolicy options: %s\n\n",
+              command.c_str(), machine.c_str(), load_start.c_str(),
+              cfg.config_file.empty() ? "defaults" : cfg.config_file.c_str());
 
   std::vector<Result> results;
   std::vector<DecodeResult> decodes;
-  struct Breakdown {
-    int nodes;
-    double decode_us, filter_us, encode_us, prioritize_us;
-  };
   std::vector<Breakdown> breakdown;
-  std::printf("%-6s %-6s %-10s %4s %10s %9s %10s %10s %10s %7s %8s %7s\n", "nodes", "mode", "verb",
-              "conc", "body_B", "req/s", "p50_us", "p99_us", "p999_us", "vs_base", "cpu_us",
-              "cpu_vs");
+  PrintHeader();
   for (int n : cfg.sizes) {
-    policy::Engine engine{policy::Options()};
-    std::vector<policy::Node> nodes;
-    for (int i = 0; i < n; ++i) nodes.push_back(ModelNode(i));
-    engine.ReplaceNodes(nodes);
-    // Two running pods per node so that usage is not trivially zero.
-    std::vector<policy::Pod> pods;
-    for (int i = 0; i < n; ++i) {
-      for (int k = 0; k < 2; ++k) {
-        policy::Pod p;
-        p.ns = "ml";
-        p.name = "run-" + std::to_string(i) + "-" + std::to_string(k);
-        p.uid = "uid-" + p.name;
-        p.node_name = NodeName(i);
-        p.phase = policy::PodPhase::kRunning;
-        p.requests.milli_cpu = 8000;
-        p.requests.memory = int64_t{64} << 30;
-        p.requests.pods = 1;
-        p.requests.SetScalar("nvidia.com/gpu", (i + k) % 3);
-        pods.push_back(std::move(p));
-      }
-    }
-    engine.ReplacePods(std::move(pods), extender::SystemClockMs());
-
-    extender::ServerOptions o;
-    o.port = 0;
-    o.threads = 2;
-    o.empty_route = true;
-    extender::Server server(o, &engine, [](const policy::PodBinding&) { return Status::Ok(); });
-    Status s = server.Start();
-    CHECK(s.ok()) << s.message();
-
-    {
-      // Where the time of one names-mode call goes, in process (no HTTP).
-      const std::string body = NamesBody(n);
-      const int reps = n >= 5000 ? 20 : 100;
-      double t_decode = 0, t_filter = 0, t_encode = 0, t_prio = 0;
-      for (int k = 0; k < reps; ++k) {
-        auto t0 = Clock::now();
-        extender::ExtenderArgs args;
-        CHECK(extender::DecodeExtenderArgs(body, extender::DecodeLimits(), &args).ok());
-        auto t1 = Clock::now();
-        policy::FilterResult fr = engine.Filter(args.pod, args.candidates, extender::SystemClockMs());
-        auto t2 = Clock::now();
-        std::string out;
-        extender::EncodeFilterResult(args, body, fr, &out);
-        auto t3 = Clock::now();
-        policy::Scores sc = engine.Prioritize(args.pod, args.candidates, extender::SystemClockMs());
-        auto t4 = Clock::now();
-        auto us = [](auto a, auto b) { return std::chrono::duration<double, std::micro>(b - a).count(); };
-        t_decode += us(t0, t1);
-        t_filter += us(t1, t2);
-        t_encode += us(t2, t3);
-        t_prio += us(t3, t4);
-      }
-      std::printf("# %d nodes, names mode, in process (us per call): decode %.1f, Engine::Filter %.1f, "
-                  "encode %.1f, Engine::Prioritize %.1f\n",
-                  n, t_decode / reps, t_filter / reps, t_encode / reps, t_prio / reps);
-      breakdown.push_back({n, t_decode / reps, t_filter / reps, t_encode / reps, t_prio / reps});
-    }
+    Instance served = StartInstance(options, n);
+    breakdown.push_back(MeasureInProcess(*served.engine, n, PodKind::kGpu, "conf"));
+    const Breakdown& b = breakdown.back();
+    std::printf("# %d nodes, names mode, in process (us per call): decode %.1f, Engine::Filter %.1f, "
+                "encode %.1f, Engine::Prioritize %.1f\n",
+                n, b.decode_us, b.filter_us, b.encode_us, b.prioritize_us);
+    const size_t min_names = cfg.quick ? 3 : 20;
     for (const std::string mode : {"names", "full"}) {
-      const std::string body = mode == "names" ? NamesBody(n) : FullBody(n);
+      const std::string body =
+          mode == "names" ? NamesBody(PodKind::kGpu, n) : FullBody(PodKind::kGpu, n);
       decodes.push_back(MeasureDecode(n, mode, body, cfg.quick ? 0.1 : 0.5));
       // Quick mode: full bodies over HTTP only at the smallest size (they cost seconds each).
       if (cfg.quick && mode == "full" && n > cfg.sizes.front()) continue;
+      const size_t min_requests = mode == "full" && n >= 1000 && !cfg.quick ? 5 : min_names;
       for (int c : cfg.concurrency) {
-        Result base;
-        for (const std::string verb : {"empty", "filter", "prioritize"}) {
-          size_t min_requests = cfg.quick ? 3 : (mode == "full" && n >= 1000 ? 5 : 20);
-          Result r = Run(server.port(), "/" + verb, body, c, cfg.seconds, min_requests);
+        double base_p50 = 0, base_cpu = 0;
+        for (const std::string verb : {"baseline", "filter", "prioritize"}) {
+          Result r = Run(served.server->port(), verb == "baseline" ? "/empty" : "/" + verb, {body}, c,
+                         cfg.seconds, min_requests, nullptr);
           r.nodes = n;
           r.mode = mode;
           r.verb = verb;
-          if (verb == "empty") base = r;
-          double ratio = base.p50_us > 0 ? r.p50_us / base.p50_us : 0;
-          double cpu_ratio = base.cpu_us > 0 ? r.cpu_us / base.cpu_us : 0;
-          std::printf("%-6d %-6s %-10s %4d %10zu %9.0f %10.1f %10.1f %10.1f %7.2f %8.1f %7.2f%s\n",
-                      n, mode.c_str(), verb == "empty" ? "baseline" : verb.c_str(), c,
-                      r.body_bytes, r.rps, r.p50_us, r.p99_us, r.p999_us, ratio, r.cpu_us,
-                      cpu_ratio, r.errors ? " ERRORS" : "");
-          std::fflush(stdout);
-          results.push_back(r);
+          if (verb == "baseline") base_p50 = r.p50_us, base_cpu = r.cpu_us;
+          r.baseline_p50_us = base_p50;
+          r.baseline_cpu_us = base_cpu;
+          PrintRow(r);
+          results.push_back(std::move(r));
         }
       }
     }
-    server.Shutdown();
+    // Bind: the same small body in both modes; distinct pending pods, cycled.
+    std::vector<std::string> binds;
+    for (int k = 0; k < kPendingPods; ++k) binds.push_back(BindBody(k, n));
+    for (int c : cfg.concurrency) {
+      double base_p50 = 0, base_cpu = 0;
+      for (const std::string verb : {"baseline", "bind"}) {
+        Result r = Run(served.server->port(), verb == "baseline" ? "/empty" : "/bind", binds, c,
+                       cfg.seconds, min_names, verb == "bind" ? BindOk : nullptr);
+        r.nodes = n;
+        r.mode = "bind";
+        r.pod = "pending";
+        r.verb = verb;
+        if (verb == "baseline") base_p50 = r.p50_us, base_cpu = r.cpu_us;
+        r.baseline_p50_us = base_p50;
+        r.baseline_cpu_us = base_cpu;
+        PrintRow(r);
+        results.push_back(std::move(r));
+      }
+    }
+
+    if (cfg.pipeline_rules) {
+      // Issue 6: the same bodies against rules on and rules off, alternating in rounds so
+      // that the shared machine's load falls on both alike; concurrency 1, names mode.
+      Instance rules_off = StartInstance(off, n);
+      const bool both_on = options.weights.pipeline_locality > 0 && options.weights.function_warm > 0;
+      if (std::string bad = both_on ? CheckHistory(*served.engine, n, extender::SystemClockMs()) : "";
+          !bad.empty()) {
+        std::cerr << "mlsched-bench-service: the pipeline history does not reach the rules: "
+                  << bad << "\n";
+        return 1;
+      }
+      for (PodKind kind : {PodKind::kStep, PodKind::kFunction}) {
+        ComparePrioritize(*served.engine, *rules_off.engine, n, kind, cfg.quick, &breakdown);
+        const std::string body = NamesBody(kind, n);
+        const int rounds = cfg.quick ? 1 : 4;
+        Result pooled[2];
+        for (int round = 0; round < rounds; ++round) {
+          for (int which = 0; which < 2; ++which) {
+            Instance& in = which == 0 ? served : rules_off;
+            Result r = Run(in.server->port(), "/prioritize", {body}, 1, cfg.seconds / rounds,
+                           min_names, nullptr);
+            Result& p = pooled[which];
+            p.samples.insert(p.samples.end(), r.samples.begin(), r.samples.end());
+            p.cpu_us += r.cpu_us * static_cast<double>(r.samples.size());  // a sum until below
+            p.seconds += r.seconds;
+            p.errors += r.errors;
+            p.body_bytes = r.body_bytes;
+          }
+        }
+        for (int which = 0; which < 2; ++which) {
+          Result& p = pooled[which];
+          p.nodes = n;
+          p.mode = "names";
+          p.pod = PodKindName(kind);
+          p.rules = which == 0 ? "on" : "off";
+          p.verb = "prioritize";
+          p.concurrency = 1;
+          Summarize(&p);
+          p.cpu_us = p.requests ? p.cpu_us / static_cast<double>(p.requests) : 0;
+        }
+        // The ratio column of these rows: against rules off (off's own row shows 1.00).
+        pooled[0].baseline_p50_us = pooled[1].p50_us;
+        pooled[1].baseline_p50_us = pooled[1].p50_us;
+        pooled[0].baseline_cpu_us = pooled[1].cpu_us;
+        pooled[1].baseline_cpu_us = pooled[1].cpu_us;
+        PrintRow(pooled[0]);
+        PrintRow(pooled[1]);
+        results.push_back(std::move(pooled[0]));
+        results.push_back(std::move(pooled[1]));
+      }
+      rules_off.server->Shutdown();
+    }
+    served.server->Shutdown();
   }
+  const std::string load_end = LoadAverage();
 
   std::printf("\n%-6s %-6s %12s %10s %12s\n", "nodes", "mode", "body_bytes", "MB/s", "us/body");
   for (const auto& d : decodes) {
     std::printf("%-6d %-6s %12zu %10.0f %12.1f\n", d.nodes, d.mode.c_str(), d.body_bytes,
                 d.mb_per_s, d.us_per_body);
   }
+  if (cfg.pipeline_rules) {
+    std::printf("\nin process, names mode (CPU us per call, median of alternating rounds): "
+                "Engine::Prioritize with pipeline rules on vs off\n%-6s %-9s %10s %10s %7s\n",
+                "nodes", "pod", "on", "off", "ratio");
+    for (const Breakdown& on : breakdown) {
+      if (on.rules != "on") continue;
+      for (const Breakdown& of : breakdown) {
+        if (of.rules == "off" && of.nodes == on.nodes && of.pod == on.pod) {
+          std::printf("%-6d %-9s %10.1f %10.1f %7.2f\n", on.nodes, on.pod.c_str(),
+                      on.prioritize_us, of.prioritize_us, on.prioritize_us / of.prioritize_us);
+        }
+      }
+    }
+  }
 
   // The targets, as ratios measured in this run.
-  auto find = [&](int n, const std::string& mode, const std::string& verb, int c) -> const Result* {
+  auto find = [&](int n, const std::string& mode, const std::string& pod, const std::string& rules,
+                  const std::string& verb, int c) -> const Result* {
     for (const auto& r : results) {
-      if (r.nodes == n && r.mode == mode && r.verb == verb && r.concurrency == c) return &r;
+      if (r.nodes == n && r.mode == mode && r.pod == pod && r.rules == rules && r.verb == verb &&
+          r.concurrency == c) {
+        return &r;
+      }
     }
     return nullptr;
   };
   std::printf("\ntargets:\n");
-  const Result* base = find(5000, "names", "empty", 1);
+  const int largest = *std::max_element(cfg.sizes.begin(), cfg.sizes.end());
   for (const std::string verb : {"filter", "prioritize"}) {
-    const Result* r = find(5000, "names", verb, 1);
-    if (r && base) {
-      double ratio = r->p50_us / base->p50_us;
-      std::printf("  %s, 5000 node names, concurrency 1: p50 %.1f us = %.2fx the baseline's %.1f us "
+    const Result* r = find(largest, "names", "gpu", "conf", verb, 1);
+    if (r && r->baseline_p50_us > 0) {
+      double ratio = r->p50_us / r->baseline_p50_us;
+      std::printf("  %s, %d node names, concurrency 1: p50 %.1f us = %.2fx the baseline's %.1f us "
                   "(target <= 2x): %s\n",
-                  verb.c_str(), r->p50_us, ratio, base->p50_us, ratio <= 2.0 ? "met" : "MISSED");
+                  verb.c_str(), largest, r->p50_us, ratio, r->baseline_p50_us,
+                  ratio <= 2.0 ? "met" : "MISSED");
     }
   }
   for (const auto& d : decodes) {
-    if (d.nodes == 5000 && d.mode == "full") {
-      std::printf("  full 5000-node body decoded at %.0f MB/s (target >= 300): %s\n", d.mb_per_s,
-                  d.mb_per_s >= 300 ? "met" : "MISSED");
+    if (d.nodes == largest && d.mode == "full") {
+      std::printf("  full %d-node body decoded at %.0f MB/s (target >= 300): %s\n", largest,
+                  d.mb_per_s, d.mb_per_s >= 300 ? "met" : "MISSED");
     }
   }
+  for (int n : cfg.sizes) {
+    for (const std::string pod : {"step", "function"}) {
+      const Result* on = find(n, "names", pod, "on", "prioritize", 1);
+      const Result* of = find(n, "names", pod, "off", "prioritize", 1);
+      if (!on || !of || of->p50_us <= 0) continue;
+      double ratio = on->p50_us / of->p50_us;
+      std::printf("  prioritize, %s pod, %d node names, concurrency 1: pipeline rules on p50 %.1f us "
+                  "= %.2fx off's %.1f us (target <= 1.5x): %s\n",
+                  pod.c_str(), n, on->p50_us, ratio, of->p50_us, ratio <= 1.5 ? "met" : "MISSED");
+    }
+  }
+  std::printf("load average at end: %s\n", load_end.c_str());
 
   if (!cfg.out.empty()) {
-    std::filesystem::create_directories(cfg.out);
-    std::ofstream f(cfg.out + "/bench_service.json");
-    f << "{\"quick\":" << (cfg.quick ? "true" : "false") << ",\"http\":[";
+    const std::string json_path = cfg.out + "/bench_service.json";
+    const std::string csv_path = cfg.out + "/bench_service.csv";
+    std::ofstream f(json_path);
+    std::ofstream csv(csv_path);
+    if (!f || !csv) {
+      std::cerr << "mlsched-bench-service: cannot write " << json_path << " or " << csv_path
+                << "\n";
+      return 1;
+    }
+    // The strings written here come from this program (no quoting needed) except the command
+    // line and the machine, which may hold anything: escape them.
+    auto quote = [](const std::string& s) {
+      std::string o = "\"";
+      for (char ch : s) {
+        if (ch == '"' || ch == '\\') o.push_back('\\');
+        if (static_cast<unsigned char>(ch) < 0x20) continue;
+        o.push_back(ch);
+      }
+      return o + "\"";
+    };
+    f << "{\"command\":" << quote(command) << ",\"machine\":" << quote(machine)
+      << ",\"load_average_start\":" << quote(load_start) << ",\"load_average_end\":"
+      << quote(load_end) << ",\"policy_options\":" << quote(cfg.config_file)
+      << ",\"quick\":" << (cfg.quick ? "true" : "false") << ",\"http\":[";
+    csv << "nodes,mode,pod,rules,verb,concurrency,body_bytes,requests,errors,seconds,rps,p50_us,"
+           "p99_us,p999_us,baseline_p50_us,vs_baseline,cpu_us,baseline_cpu_us\n";
     for (size_t i = 0; i < results.size(); ++i) {
       const auto& r = results[i];
+      double ratio = r.baseline_p50_us > 0 ? r.p50_us / r.baseline_p50_us : 0;
       f << (i ? "," : "") << "{\"nodes\":" << r.nodes << ",\"mode\":\"" << r.mode
-        << "\",\"verb\":\"" << (r.verb == "empty" ? "baseline" : r.verb)
+        << "\",\"pod\":\"" << r.pod << "\",\"rules\":\"" << r.rules << "\",\"verb\":\"" << r.verb
         << "\",\"concurrency\":" << r.concurrency << ",\"body_bytes\":" << r.body_bytes
         << ",\"requests\":" << r.requests << ",\"errors\":" << r.errors
         << ",\"seconds\":" << r.seconds << ",\"rps\":" << r.rps << ",\"p50_us\":" << r.p50_us
         << ",\"p99_us\":" << r.p99_us << ",\"p999_us\":" << r.p999_us
-        << ",\"cpu_us\":" << r.cpu_us << "}";
+        << ",\"baseline_p50_us\":" << r.baseline_p50_us << ",\"cpu_us\":" << r.cpu_us
+        << ",\"baseline_cpu_us\":" << r.baseline_cpu_us << "}";
+      csv << r.nodes << ',' << r.mode << ',' << r.pod << ',' << r.rules << ',' << r.verb << ','
+          << r.concurrency << ',' << r.body_bytes << ',' << r.requests << ',' << r.errors << ','
+          << r.seconds << ',' << r.rps << ',' << r.p50_us << ',' << r.p99_us << ',' << r.p999_us
+          << ',' << r.baseline_p50_us << ',' << ratio << ',' << r.cpu_us << ','
+          << r.baseline_cpu_us << '\n';
     }
     f << "],\"decode\":[";
     for (size_t i = 0; i < decodes.size(); ++i) {
@@ -441,15 +638,17 @@ int Main(int argc, char** argv) {
     f << "],\"names_breakdown_us\":[";
     for (size_t i = 0; i < breakdown.size(); ++i) {
       const auto& b = breakdown[i];
-      f << (i ? "," : "") << "{\"nodes\":" << b.nodes << ",\"decode\":" << b.decode_us
+      f << (i ? "," : "") << "{\"nodes\":" << b.nodes << ",\"pod\":\"" << b.pod
+        << "\",\"rules\":\"" << b.rules << "\",\"decode\":" << b.decode_us
         << ",\"engine_filter\":" << b.filter_us << ",\"encode_filter\":" << b.encode_us
         << ",\"engine_prioritize\":" << b.prioritize_us << "}";
     }
     f << "]}\n";
-    std::printf("\nraw numbers: %s/bench_service.json\n", cfg.out.c_str());
+    std::printf("\nraw numbers: %s, %s\n", json_path.c_str(), csv_path.c_str());
   }
   size_t errors = 0;
   for (const auto& r : results) errors += r.errors;
+  if (errors) std::cerr << "mlsched-bench-service: " << errors << " requests failed\n";
   return errors == 0 ? 0 : 1;
 }
 

@@ -22,6 +22,7 @@
 #include "bench/driver/driver.h"
 #include "bench/driver/http_extender.h"
 #include "bench/driver/metrics.h"
+#include "bench/machine.h"
 #include "bench/sim/report.h"
 #include "test/fakes/fake_apiserver.h"
 
@@ -168,6 +169,10 @@ int RunThroughput(const ThroughputOptions& o) {
     return 1;
   }
   curl_global_init(CURL_GLOBAL_DEFAULT);
+  MachineInfo m = DescribeMachine();
+  const std::string load_start = LoadAverage();
+  std::cout << "command: " << o.command << "\nmachine: " << MachineLine()
+            << "\nload average at start: " << load_start << std::endl;
   std::vector<Figure> figures;
   for (int n : o.node_counts) {
     std::vector<policy::Node> nodes = MakeCluster(ShapeForNodes(n));
@@ -277,11 +282,13 @@ int RunThroughput(const ThroughputOptions& o) {
   }
   std::cout << "\nscheduling throughput, " << o.pods << " one-GPU pods pending at once\n"
             << FormatTable(rows);
-  MachineInfo m = DescribeMachine();
+  const std::string load_end = LoadAverage();
+  std::cout << "load average at end: " << load_end << "\n";
   std::ofstream(fs::path(o.out_dir) / "throughput.csv") << csv.str();
   std::ofstream j(fs::path(o.out_dir) / "throughput.txt");
   j << "command: " << o.command << "\nmachine: " << m.uname << "\nnproc: " << m.cpus
-    << "\ncpu: " << m.cpu_model << "\n\n"
+    << "\ncpu: " << m.cpu_model << "\nload average at start: " << load_start
+    << "\nload average at end: " << load_end << "\n\n"
     << FormatTable(rows);
   std::cout << "written: " << o.out_dir << "/throughput.csv, throughput.txt\n";
   for (const Figure& f : figures) {
