@@ -69,7 +69,8 @@ bool NaturalLess(std::string_view a, std::string_view b) {
 }
 
 struct NaturalOrder {
-  bool operator()(const std::string& a, const std::string& b) const { return NaturalLess(a, b); }
+  using is_transparent = void;  // lookups by string_view allocate nothing
+  bool operator()(std::string_view a, std::string_view b) const { return NaturalLess(a, b); }
 };
 
 constexpr std::string_view kNoLabel = "(none)";
@@ -382,19 +383,49 @@ std::string SummaryJson(const ViewLayout& layout, const std::vector<policy::Node
   std::vector<std::set<std::string, NaturalOrder>> values(levels);
   std::map<std::string, Counts, NaturalOrder> models;
   std::string path;
+  // Nodes of a rack usually come one after another: the domains and the model of the previous
+  // row are reused while the label values stay the same, so most rows cost no map lookup.
+  std::vector<std::string_view> last_value(levels);
+  std::vector<Domain*> last_domain(levels, nullptr);
+  bool first = true;
+  std::string_view last_model;
+  Counts* model_counts = nullptr;
   for (const auto& r : rows) {
     all.Add(r);
-    for (size_t l = 0; l < levels; ++l) values[l].emplace(LevelValue(r, l));
-    models[std::string(ModelOf(layout, r))].Add(r);
+    std::string_view model = ModelOf(layout, r);
+    if (!model_counts || model != last_model) {
+      auto it = models.find(model);
+      if (it == models.end()) it = models.emplace(std::string(model), Counts()).first;
+      model_counts = &it->second;
+      last_model = model;
+    }
+    model_counts->Add(r);
     if (match.needs_path()) path = PathOf(layout, r);
-    if (!match(r, path)) continue;
+    const bool matches = match(r, path);
     Domain* d = &root;
-    d->counts.Add(r);
-    d->AddGangs(r);
+    if (matches) {
+      d->counts.Add(r);
+      d->AddGangs(r);
+    }
+    bool same = !first;  // the same label values as the previous row down to this level
+    first = false;
     for (size_t l = 0; l < levels; ++l) {
-      auto& child = d->children[std::string(LevelValue(r, l))];
-      if (!child) child = std::make_unique<Domain>();
-      d = child.get();
+      std::string_view v = LevelValue(r, l);
+      same = same && v == last_value[l];
+      if (!same) {
+        if (values[l].find(v) == values[l].end()) values[l].emplace(v);
+        last_value[l] = v;
+        last_domain[l] = nullptr;
+      }
+      if (!matches) continue;
+      if (!last_domain[l]) {
+        auto it = d->children.find(v);
+        if (it == d->children.end()) {
+          it = d->children.emplace(std::string(v), std::make_unique<Domain>()).first;
+        }
+        last_domain[l] = it->second.get();
+      }
+      d = last_domain[l];
       d->counts.Add(r);
       d->AddGangs(r);
     }
