@@ -106,6 +106,7 @@ async function poll() {
     state.gangs = gangs;
     state.pipelines = pipelines;
     state.service = service;
+    if (state.selected && !gangs.gangs.some((g) => g.gang === state.selected)) state.selected = '';
     const open = leaves(summary.tree, []).filter(isOpen).map((d) => d.path);
     state.nodes = new Map();
     if (open.length) {

@@ -65,13 +65,15 @@ function startExtender(clusterFile) {
   });
 }
 
+// SIGTERM, then the exit code (a sanitizer report or a crash at shutdown is not 0).
 async function stop(p) {
-  if (p.exitCode !== null || p.signalCode !== null) return;
-  const done = new Promise((r) => p.once('exit', r));
+  if (p.exitCode !== null || p.signalCode !== null) return p.exitCode;
+  const done = new Promise((r) => p.once('exit', (code) => r(code)));
   p.kill('SIGTERM');
   const t = setTimeout(() => p.kill('SIGKILL'), 15000);
-  await done;
+  const code = await done;
   clearTimeout(t);
+  return code;
 }
 
 async function post(port, verb, body) {
@@ -242,7 +244,8 @@ async function demo() {
     check(problems.length === 0, 'no console error, page error or failed request', problems);
   } finally {
     await ctx.close();
-    await stop(ext.proc);
+    const code = await stop(ext.proc);
+    check(code === 0, 'the extender stops cleanly', code);
   }
 }
 
@@ -313,7 +316,8 @@ async function scale() {
     check(problems.length === 0, `${args.nodes} nodes: no console error, page error or failed request`, problems);
   } finally {
     await ctx.close();
-    await stop(ext.proc);
+    const code = await stop(ext.proc);
+    check(code === 0, `${args.nodes} nodes: the extender stops cleanly`, code);
   }
 }
 
