@@ -143,8 +143,7 @@ std::unordered_set<std::string> GangNodes(const std::vector<policy::GangView>& g
 // Applies a NodeFilter to rows; `path` is computed once per row by the caller when needed.
 class Matcher {
  public:
-  Matcher(const ViewLayout& layout, const NodeFilter& f,
-          const std::vector<policy::GangView>& gangs)
+  Matcher(const ViewLayout& layout, const NodeFilter& f, const std::vector<policy::GangView>& gangs)
       : layout_(layout), f_(f) {
     if (!f.gang.empty()) gang_nodes_ = GangNodes(gangs, f.gang);
   }
@@ -158,7 +157,8 @@ class Matcher {
       bool any = false;
       for (const std::string& d : f_.domains) {
         // A prefix that ends at a '/' boundary (or is the whole path).
-        if (path.compare(0, d.size(), d) == 0 && (path.size() == d.size() || path[d.size()] == '/')) {
+        if (path.compare(0, d.size(), d) == 0 &&
+            (path.size() == d.size() || path[d.size()] == '/')) {
           any = true;
           break;
         }
@@ -205,7 +205,9 @@ void WriteDomain(Json& j, const std::string& name, const std::string& path, cons
   j.EndObject();
   if (!d.children.empty()) {
     j.Key("children").StartArray();
-    for (const auto& [child, c] : d.children) WriteDomain(j, child, path + "/" + child, *c, level + 1);
+    for (const auto& [child, c] : d.children) {
+      WriteDomain(j, child, path + "/" + child, *c, level + 1);
+    }
     j.EndArray();
   }
   j.EndObject();
@@ -683,7 +685,9 @@ std::string ServiceJson(const std::vector<ServiceHistory::VerbSeries>& series,
 
 ClusterView::ClusterView(const policy::Engine* engine, const ServiceHistory* history,
                          std::function<ApiWatchState()> api)
-    : engine_(engine), history_(history), api_(std::move(api)),
+    : engine_(engine),
+      history_(history),
+      api_(std::move(api)),
       layout_(LayoutFor(engine->options())) {}
 
 ViewAnswer ClusterView::Serve(std::string_view path, const Params& params, int64_t wall_ms,
@@ -702,7 +706,9 @@ ViewAnswer ClusterView::Serve(std::string_view path, const Params& params, int64
   auto limit_param = [&](size_t def, size_t* out) -> Status {
     *out = def;
     for (const auto& [k, v] : params) {
-      if (k != "limit") return Status::InvalidArgument("unknown parameter \"" + k + "\" (known: limit)");
+      if (k != "limit") {
+        return Status::InvalidArgument("unknown parameter \"" + k + "\" (known: limit)");
+      }
       if (!ParseSize(v, out)) {
         return Status::InvalidArgument("limit must be a non-negative integer, not \"" + v + "\"");
       }

@@ -52,7 +52,7 @@ class ServiceHistory {
   // Bucket 0 holds latencies < 10 µs; bucket b holds [10 µs * 2^(b-1), 10 µs * 2^b).
   static constexpr int kBuckets = 24;
   static constexpr std::array<std::string_view, 4> kVerbs = {"filter", "prioritize", "bind",
-                                                            "preempt"};
+                                                             "preempt"};
 
   // Counts one answered request. Verbs not in kVerbs are ignored. `now_ms` is a monotonic
   // time in milliseconds.
@@ -61,7 +61,7 @@ class ServiceHistory {
   struct SlotStats {
     int64_t start_ms = 0;  // slot start (same clock as Record)
     int64_t count = 0;
-    int64_t errors = 0;    // answers with a non-200 code or an Error field
+    int64_t errors = 0;  // answers with a non-200 code or an Error field
     double mean_ms = 0;
     double p50_ms = 0;
     double p99_ms = 0;
@@ -112,10 +112,9 @@ struct ApiWatchState {
 struct ViewLayout {
   std::vector<std::string> level_keys;
   std::vector<std::string> level_names;  // short names: the key's last '/'-part ("zone")
-  std::vector<std::string> model_keys = {"nvidia.com/gpu.product",
-                                         "cloud.google.com/gke-accelerator",
-                                         "amd.com/gpu.product-name",
-                                         "node.kubernetes.io/instance-type"};
+  std::vector<std::string> model_keys = {
+      "nvidia.com/gpu.product", "cloud.google.com/gke-accelerator", "amd.com/gpu.product-name",
+      "node.kubernetes.io/instance-type"};
   // The keys to ask Engine::GpuRows for: level keys, then model keys.
   std::vector<std::string> RowKeys() const;
 };
@@ -133,8 +132,7 @@ struct NodeFilter {
 };
 // Reads the filter parameters; InvalidArgument naming the parameter for anything it does not
 // know or cannot read (nothing else is read then). `paged`: offset and limit are allowed.
-Status ParseNodeFilter(const ViewLayout& layout, const Params& params, bool paged,
-                       NodeFilter* out);
+Status ParseNodeFilter(const ViewLayout& layout, const Params& params, bool paged, NodeFilter* out);
 
 // ---- Builders: pure functions of engine snapshots. `rows` come from
 // Engine::GpuRows(layout.RowKeys()). ----

@@ -67,8 +67,8 @@ Result Measure(const std::function<std::string()>& f) {
   for (int r = 0; r < kRounds; ++r) {
     auto t0 = std::chrono::steady_clock::now();
     bytes = f().size();
-    t.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0)
-                    .count());
+    t.push_back(
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
   }
   std::sort(t.begin(), t.end());
   return {t[t.size() / 2], bytes};
@@ -113,7 +113,8 @@ int main(int argc, char** argv) {
   std::printf("%d nodes, baselines: whole node list %.0f us (%zu bytes); one filter call %.0f us\n",
               kNodes, full.us, full.bytes, filter.us);
   const extender::ViewLayout layout = extender::LayoutFor(engine.options());
-  const Result rows_only = Measure([&] { return std::to_string(engine.GpuRows(layout.RowKeys()).size()); });
+  const Result rows_only =
+      Measure([&] { return std::to_string(engine.GpuRows(layout.RowKeys()).size()); });
   const Result stats_only = Measure([&] { return std::to_string(engine.Stats().pods); });
   std::printf("%d nodes, parts: Engine::GpuRows %.0f us, Engine::Stats %.0f us\n", kNodes,
               rows_only.us, stats_only.us);
@@ -136,19 +137,21 @@ int main(int argc, char** argv) {
   size_t poll_bytes = 0;
   for (const Row& r : rows) {
     Result x = Measure(r.f);
-    std::printf("%d nodes, %-38s %8.0f us %9zu bytes  (%.2fx the whole list's time, %.3fx its "
-                "size; %.1f filter calls)\n",
-                kNodes, r.what, x.us, x.bytes, x.us / full.us,
-                static_cast<double>(x.bytes) / static_cast<double>(full.bytes), x.us / filter.us);
+    std::printf(
+        "%d nodes, %-38s %8.0f us %9zu bytes  (%.2fx the whole list's time, %.3fx its "
+        "size; %.1f filter calls)\n",
+        kNodes, r.what, x.us, x.bytes, x.us / full.us,
+        static_cast<double>(x.bytes) / static_cast<double>(full.bytes), x.us / filter.us);
     if (r.what == rows[0].what || r.what == rows[2].what || r.what == rows[4].what ||
         r.what == rows[5].what || r.what == rows[6].what) {
       poll_us += x.us;
       poll_bytes += x.bytes;
     }
   }
-  std::printf("%d nodes, one page poll (summary + 1 open rack + gangs + pipelines + service): "
-              "%.0f us, %zu bytes (%.2fx the whole list's time, %.3fx its size)\n",
-              kNodes, poll_us, poll_bytes, poll_us / full.us,
-              static_cast<double>(poll_bytes) / static_cast<double>(full.bytes));
+  std::printf(
+      "%d nodes, one page poll (summary + 1 open rack + gangs + pipelines + service): "
+      "%.0f us, %zu bytes (%.2fx the whole list's time, %.3fx its size)\n",
+      kNodes, poll_us, poll_bytes, poll_us / full.us,
+      static_cast<double>(poll_bytes) / static_cast<double>(full.bytes));
   return 0;
 }

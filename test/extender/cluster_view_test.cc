@@ -20,7 +20,9 @@ using policy::testing::MakeNode;
 using policy::testing::MakePod;
 using test_files::ParseJson;
 
-std::string Str(const rapidjson::Value& v) { return std::string(v.GetString(), v.GetStringLength()); }
+std::string Str(const rapidjson::Value& v) {
+  return std::string(v.GetString(), v.GetStringLength());
+}
 
 // Five nodes in two zones: n3 is cordoned, n4 has no GPU; a pod uses 2 GPUs of n1; gang
 // ml/train (2 x 8 GPUs) is planned and holds 16 GPUs; gang ml/big (4 x 8 GPUs) waits.
@@ -60,7 +62,8 @@ NodeFilter Filter(const ViewLayout& layout, const Params& params, bool paged = t
   return f;
 }
 
-const rapidjson::Value* Find(const rapidjson::Value& array, const char* key, std::string_view name) {
+const rapidjson::Value* Find(const rapidjson::Value& array, const char* key,
+                             std::string_view name) {
   for (const auto& v : array.GetArray()) {
     if (Str(v[key]) == name) return &v;
   }
@@ -107,7 +110,8 @@ TEST_CASE("filter parameters: each is read, anything else is refused by name") {
       CHECK(f.offset == 77);
     }
   }
-  NodeFilter f = Filter(l, {{"zone", "z1"}, {"rack", "r1"}, {"domains", "a/b,,c"}, {"limit", "99999"}});
+  NodeFilter f =
+      Filter(l, {{"zone", "z1"}, {"rack", "r1"}, {"domains", "a/b,,c"}, {"limit", "99999"}});
   CHECK(f.levels.size() == 2);
   CHECK(f.domains == std::vector<std::string>{"a/b", "c"});
   CHECK(f.limit == 5000);
@@ -151,8 +155,8 @@ TEST_CASE("summary: GPU counts per domain, free/used/reserved/unavailable, per g
   CHECK(Find(d["models"], "model", "(no GPU)"));
 
   // Filtered: only z2 is counted in `selected` and drawn; `cluster` stays whole.
-  auto f = ParseJson(SummaryJson(c.layout, c.Rows(), c.engine.Gangs(),
-                                 Filter(c.layout, {{"zone", "z2"}}, false)));
+  auto f = ParseJson(
+      SummaryJson(c.layout, c.Rows(), c.engine.Gangs(), Filter(c.layout, {{"zone", "z2"}}, false)));
   CHECK(f["selected"]["nodes"].GetInt() == 2);
   CHECK(f["cluster"]["nodes"].GetInt() == 5);
   REQUIRE(f["tree"][0]["children"].Size() == 1);
@@ -167,7 +171,8 @@ TEST_CASE("nodes: paged detail for the domains asked for, or for a gang's plan")
   Cluster c;
   auto rows = c.Rows();
   auto gangs = c.engine.Gangs();
-  auto d = ParseJson(NodesJson(c.layout, rows, gangs, Filter(c.layout, {{"domains", "region-1/z1/b1/r1"}})));
+  auto d = ParseJson(
+      NodesJson(c.layout, rows, gangs, Filter(c.layout, {{"domains", "region-1/z1/b1/r1"}})));
   CHECK(d["total"].GetInt() == 2);
   REQUIRE(d["nodes"].Size() == 2);
   const auto& n1 = d["nodes"][0];
@@ -183,7 +188,8 @@ TEST_CASE("nodes: paged detail for the domains asked for, or for a gang's plan")
                           Filter(c.layout, {{"domains", "region-1/z2,region-1/z1/b2"}})));
   CHECK(d["total"].GetInt() == 3);
 
-  d = ParseJson(NodesJson(c.layout, rows, gangs, Filter(c.layout, {{"offset", "1"}, {"limit", "2"}})));
+  d = ParseJson(
+      NodesJson(c.layout, rows, gangs, Filter(c.layout, {{"offset", "1"}, {"limit", "2"}})));
   CHECK(d["total"].GetInt() == 5);
   REQUIRE(d["nodes"].Size() == 2);
   CHECK(Str(d["nodes"][0]["name"]) == "n2");
@@ -288,7 +294,7 @@ TEST_CASE("service history: per-verb rate and latency in slots over the last min
   for (int i = 0; i < 99; ++i) h.Record("filter", false, 0.0005, t0);  // 0.5 ms
   h.Record("filter", true, 0.2, t0 + 1);                               // one slow error
   h.Record("prioritize", false, 0.001, t0 + ServiceHistory::kSlotMs);
-  h.Record("healthz", false, 0.001, t0);                               // not a verb: ignored
+  h.Record("healthz", false, 0.001, t0);  // not a verb: ignored
   auto s = h.Snapshot(t0 + ServiceHistory::kSlotMs);
   REQUIRE(s.size() == ServiceHistory::kVerbs.size());
   const auto& filter = s[0];
