@@ -120,10 +120,34 @@ int main(int argc, char** argv) {
     server->SetSyncedProbe([cs] { return cs->Synced(); });
     server->AddScrapeHook(
         extender::RegisterSyncMetrics(server->registry(), [cs] { return cs->Stats(); }));
+    server->SetApiWatchProbe([cs, url = client.server] {
+      k8s::SyncStats st = cs->Stats();
+      extender::ApiWatchState a;
+      a.source = "api-server";
+      a.detail = url;
+      a.synced = st.synced;
+      a.connected = st.connected;
+      a.pod_groups_known = st.pod_groups_known;
+      a.relists = st.relists;
+      a.watch_restarts = st.watch_restarts;
+      a.events_applied = st.events_applied;
+      a.errors = st.errors;
+      a.seconds_since_last_contact = st.seconds_since_last_contact;
+      a.last_error = st.last_error;
+      return a;
+    });
     LOG(INFO) << "following the API server at " << client.server;
     sync->Start();
   } else {
     server->SetSyncedProbe([] { return true; });
+    server->SetApiWatchProbe([file = flags.cluster_file] {
+      extender::ApiWatchState a;
+      a.source = "cluster-file";
+      a.detail = file;
+      a.synced = true;
+      a.pod_groups_known = true;
+      return a;
+    });
   }
   Status s = server->Start();
   if (!s.ok()) {

@@ -1,5 +1,7 @@
 #include "extender/server.h"
 
+#include "extender/ui/assets.h"
+
 #include <glog/logging.h>
 #include <pistache/endpoint.h>
 #include <pistache/http.h>
@@ -203,12 +205,63 @@ std::string QueryParam(const Request& req, const std::string& name) {
   return v ? *v : std::string();
 }
 
+// A response header Pistache has no type for. (Pistache 0.0.5 does not serialise raw headers,
+// Header::Collection::addRaw; only typed ones.)
+class FixedHeader : public Pistache::Http::Header::Header {
+ public:
+  FixedHeader(const char* name, const char* value) : name_(name), value_(value) {}
+  const char* name() const override { return name_; }
+  void write(std::ostream& os) const override { os << value_; }
+#ifdef SAFE_HEADER_CAST
+  uint64_t hash() const override { return Pistache::Http::Header::detail::hash(name_); }
+#endif
+
+ private:
+  const char* name_;
+  const char* value_;
+};
+
+void AddHeader(ResponseWriter& w, const char* name, const char* value) {
+  w.headers().add(std::make_shared<FixedHeader>(name, value));
+}
+
+// Milliseconds on the steady clock, for the cluster view's request-rate history.
+int64_t MonoMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             SteadyClock::now().time_since_epoch())
+      .count();
+}
+
+// Pistache hands query values over as sent; the page encodes them (encodeURIComponent).
+std::string PercentDecode(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+      i += 2;
+    } else if (s[i] == '+') {
+      out += ' ';
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 struct Server::Impl {
   Impl(Server* self, ServerOptions o, policy::Engine* e, BindFunc b, Clock c)
       : self(self), options(std::move(o)), engine(e), bind(std::move(b)),
-        clock(c ? std::move(c) : Clock(&SystemClockMs)), metrics(registry) {
+        clock(c ? std::move(c) : Clock(&SystemClockMs)), metrics(registry),
+        view(engine, &service_history, [this] { return ApiState(); }) {
     for (auto [verb, name] : {std::pair{kFilter, "/filter"}, {kPrioritize, "/prioritize"},
                               {kBind, "/bind"}, {kPreempt, "/preempt"}}) {
       routes[options.url_prefix + name] = verb;
@@ -233,7 +286,9 @@ struct Server::Impl {
       // The peer went away: nothing to answer, nothing to undo.
       VLOG(1) << kVerbNames[verb] << ": could not write the answer: " << e.what();
     }
-    metrics.Count(verb, code, SecondsSince(start));
+    double seconds = SecondsSince(start);
+    metrics.Count(verb, code, seconds);
+    service_history.Record(kVerbNames[verb], code != 200, seconds, MonoMs());
   }
 
   void BadRequest(ResponseWriter& w, Verb verb, int code, const std::string& message,
@@ -533,6 +588,8 @@ struct Server::Impl {
     rapidjson::Writer<rapidjson::StringBuffer> j(sb);
     auto str = [&](std::string_view s) { j.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); };
     const std::string& path = req.resource();
+    if (path.rfind("/debug/view/", 0) == 0) return View(req, w, start);
+    if (path == "/" || path == "/ui" || path.rfind("/ui/", 0) == 0) return Page(path, w, start);
     if (path == "/debug/gangs") {
       j.StartArray();
       for (const auto& g : engine->Gangs()) WriteGang(j, g);
@@ -610,10 +667,48 @@ struct Server::Impl {
       j.EndObject();
     } else {
       return BadRequest(w, kDebug, 404, "no such debug view: " + path +
-                                            " (try /debug/gangs, /debug/nodes, /debug/pod)",
+                                            " (try /, /debug/view/summary, /debug/gangs, "
+                                            "/debug/nodes, /debug/pod)",
                         nullptr, start);
     }
     Reply(w, kDebug, 200, std::string(sb.GetString(), sb.GetSize()), JsonMime(), start);
+  }
+
+  // The cluster view's JSON (extender/cluster_view.h).
+  void View(const Request& req, ResponseWriter& w, SteadyClock::time_point start) {
+    Params params;
+    for (auto it = req.query().parameters_begin(); it != req.query().parameters_end(); ++it) {
+      params.emplace(PercentDecode(it->first), PercentDecode(it->second));
+    }
+    ViewAnswer a = view.Serve(req.resource(), params, SystemClockMs(), MonoMs());
+    AddHeader(w, "Cache-Control", "no-store");
+    if (a.code != 200) metrics.bad_requests[kDebug]->Increment();
+    Reply(w, kDebug, a.code, a.body, JsonMime(), start);
+  }
+
+  // The cluster view page: / and /ui/ serve index.html, /ui/<file> the other files. Strict
+  // headers: nothing but this origin may be loaded or framed.
+  void Page(const std::string& path, ResponseWriter& w, SteadyClock::time_point start) {
+    std::string_view name = path == "/" || path == "/ui" || path == "/ui/"
+                                ? std::string_view("index.html")
+                                : std::string_view(path).substr(4);
+    const ui::Asset* asset = ui::FindAsset(name);
+    if (!asset) {
+      return BadRequest(w, kDebug, 404, "no such page file: " + path, nullptr, start);
+    }
+    AddHeader(w, "Content-Security-Policy",
+              "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+              "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
+    AddHeader(w, "X-Content-Type-Options", "nosniff");
+    AddHeader(w, "Referrer-Policy", "no-referrer");
+    AddHeader(w, "Cache-Control", "no-store");
+    Reply(w, kDebug, 200, std::string(asset->body),
+          Pistache::Http::Mime::MediaType::fromString(std::string(asset->mime)), start);
+  }
+
+  ApiWatchState ApiState() {
+    std::lock_guard lock(hooks_mu);
+    return api_probe ? api_probe() : ApiWatchState{};
   }
 
   template <class W>
@@ -735,6 +830,9 @@ struct Server::Impl {
   struct Metrics metrics;
   std::unordered_map<std::string, Verb> routes;
   std::function<bool()> synced;
+  std::function<ApiWatchState()> api_probe;
+  ServiceHistory service_history;
+  ClusterView view;
   std::mutex hooks_mu;
   std::vector<std::function<void()>> scrape_hooks;
 
@@ -816,6 +914,11 @@ Server::~Server() { Shutdown(); }
 void Server::SetSyncedProbe(std::function<bool()> synced) {
   std::lock_guard lock(impl_->hooks_mu);
   impl_->synced = std::move(synced);
+}
+
+void Server::SetApiWatchProbe(std::function<ApiWatchState()> probe) {
+  std::lock_guard lock(impl_->hooks_mu);
+  impl_->api_probe = std::move(probe);
 }
 
 prometheus::Registry& Server::registry() { return impl_->registry; }

@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 
+#include "extender/cluster_view.h"
 #include "extender/wire.h"
 #include "policy/engine.h"
 #include "policy/status.h"
@@ -45,7 +46,8 @@ struct ServerOptions {
   // Pistache reactor threads; 0: the number of CPUs, at least 2.
   int threads = 0;
   DecodeLimits limits;
-  // The explain view on 127.0.0.1:<debug_port>; unset: off. 0 picks a free port.
+  // The explain view and the cluster view page on 127.0.0.1:<debug_port>; unset: off. 0 picks
+  // a free port.
   std::optional<uint16_t> debug_port;
   // Threads that create bindings through the BindFunc.
   int bind_threads = 2;
@@ -76,6 +78,10 @@ class Server {
   // Readiness: /readyz answers 200 once `synced` returns true (the model has its initial
   // state) and Shutdown has not begun. Default: always synced. Thread-safe.
   void SetSyncedProbe(std::function<bool()> synced);
+
+  // The API watch state the cluster view shows (/debug/view/service). Default: none known.
+  // `probe` runs on a debug request thread; it must be thread-safe.
+  void SetApiWatchProbe(std::function<ApiWatchState()> probe);
 
   // The metrics registry, for other components' metric families; `hook` runs before each
   // scrape of /metrics (to refresh gauges). Register before Start.

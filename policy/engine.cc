@@ -627,4 +627,104 @@ std::string Engine::WhyWaiting(std::string_view ns, std::string_view pod_name, T
   return {};
 }
 
+// ---- cluster view ----
+
+std::vector<NodeGpuRow> Engine::GpuRows(const std::vector<std::string>& label_keys) const {
+  std::shared_lock lock(mu_);
+  // Reserved GPUs per node and gang, as Nodes() computes them.
+  std::unordered_map<std::string, std::vector<std::pair<std::string, int64_t>>> by_node;
+  for (const auto& [key, g] : gangs_->gangs()) {
+    for (const auto& [uid, node] : g.plan) {
+      auto rq = g.reservation_requests.find(uid);
+      if (rq == g.reservation_requests.end()) continue;
+      int64_t gpus = GpuCount(rq->second, options_);
+      if (gpus == 0) continue;
+      auto& v = by_node[node];
+      auto it = std::find_if(v.begin(), v.end(), [&](const auto& p) { return p.first == key; });
+      if (it == v.end()) {
+        v.emplace_back(key, gpus);
+      } else {
+        it->second += gpus;
+      }
+    }
+  }
+  // The keys in label order, so that each node's (sorted) labels are read in one merge pass
+  // instead of one binary search per key.
+  std::vector<size_t> order(label_keys.size());
+  for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return label_keys[a] < label_keys[b]; });
+  std::vector<NodeGpuRow> out;
+  out.reserve(static_cast<size_t>(model_->present_nodes()));
+  for (uint32_t i = 0; i < model_->node_slots(); ++i) {
+    const NodeState& s = model_->node(i);
+    if (!s.present) continue;
+    NodeGpuRow r;
+    r.name = s.node.name;
+    r.labels.resize(label_keys.size());
+    auto l = s.node.labels.begin();
+    for (size_t k : order) {
+      while (l != s.node.labels.end() && l->first < label_keys[k]) ++l;
+      if (l == s.node.labels.end()) break;
+      if (l->first == label_keys[k]) r.labels[k] = l->second;
+    }
+    r.gpus = model_->totals(i).alloc.gpus;
+    r.gpus_reserved = GpuCount(s.reserved, options_);
+    r.gpus_used = GpuCount(s.requested, options_);
+    if (auto it = by_node.find(s.node.name); it != by_node.end()) {
+      r.gpus_reserved_by_gang = std::move(it->second);
+    }
+    r.schedulable = s.node.ready && !s.node.unschedulable;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::vector<PipelineRunView> Engine::PipelineRuns(size_t limit) const {
+  std::shared_lock lock(mu_);
+  std::vector<PipelineRunView> out;
+  std::unordered_map<std::string, size_t> index;
+  for (auto& r : pipelines_->RecentRuns(limit)) {
+    PipelineRunView v;
+    v.run = std::move(r.key);
+    v.last = r.last;
+    for (auto& s : r.steps) v.steps.push_back({std::move(s.step), std::move(s.node), s.at});
+    index.emplace(v.run, out.size());
+    out.push_back(std::move(v));
+  }
+  StepInfo info;
+  for (const auto& [uid, e] : model_->pods()) {
+    const Pod& p = e.pod;
+    if (!p.node_name.empty() || !e.assumed_node.empty() || p.IsTerminal()) continue;
+    if (!RecognizeStep(p, options_, &info)) continue;
+    auto it = index.find(info.run);
+    if (it == index.end()) {
+      if (out.size() >= 2 * limit) continue;  // bounded, whatever the cluster holds
+      PipelineRunView v;
+      v.run = info.run;
+      it = index.emplace(v.run, out.size()).first;
+      out.push_back(std::move(v));
+    }
+    PipelineRunView::Next n;
+    n.pod = p.Key();
+    n.step = info.step;
+    n.locality_key = info.locality_key;
+    n.required = info.locality_required;
+    for (const auto& pred : pipelines_->Predecessors(info)) {
+      if (std::find(n.after.begin(), n.after.end(), pred.step) == n.after.end()) {
+        n.after.push_back(pred.step);
+      }
+      if (std::find(n.steered_to.begin(), n.steered_to.end(), pred.node) == n.steered_to.end()) {
+        n.steered_to.push_back(pred.node);
+      }
+    }
+    out[it->second].pending.push_back(std::move(n));
+  }
+  for (auto& v : out) {
+    std::sort(v.pending.begin(), v.pending.end(),
+              [](const auto& a, const auto& b) { return a.pod < b.pod; });
+  }
+  return out;
+}
+
 }  // namespace mlsched::policy

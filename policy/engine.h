@@ -140,6 +140,40 @@ struct NodeView {
   bool schedulable = true;
 };
 
+// One node as the cluster view draws it: its GPU counts and the label values it is grouped and
+// filtered by.
+struct NodeGpuRow {
+  std::string name;
+  std::vector<std::string> labels;  // values of the keys asked for, in that order; "" if absent
+  int64_t gpus = 0;                 // allocatable GPUs
+  int64_t gpus_used = 0;            // requested by pods counted on the node (bound or assumed)
+  int64_t gpus_reserved = 0;        // held for gang plans
+  std::vector<std::pair<std::string, int64_t>> gpus_reserved_by_gang;  // "ns/gang" -> GPUs
+  bool schedulable = true;          // Ready and not cordoned
+};
+
+// A pipeline run as the cluster view shows it: where its steps ran, and where its pending
+// steps are steered (their predecessors' nodes, the data-locality rule's preference).
+struct PipelineRunView {
+  std::string run;  // "ns/run"
+  TimeMs last = 0;  // last time a step was recorded (0: no step ran yet)
+  struct Step {
+    std::string step;
+    std::string node;
+    TimeMs at = 0;
+  };
+  std::vector<Step> steps;  // in the order they were recorded
+  struct Next {
+    std::string pod;                      // "ns/name"
+    std::string step;
+    std::string locality_key;             // label key of the data-locality level; "" for none
+    bool required = false;                // mlsched.io/data-locality-required
+    std::vector<std::string> after;       // the predecessor steps found
+    std::vector<std::string> steered_to;  // their nodes, without repeats
+  };
+  std::vector<Next> pending;
+};
+
 class Engine {
  public:
   explicit Engine(Options options);
@@ -198,6 +232,13 @@ class Engine {
   std::vector<Pod> Pods() const;
   // Why a pod waits, in plain words ("" when it does not).
   std::string WhyWaiting(std::string_view ns, std::string_view pod_name, TimeMs now) const;
+
+  // ---- Cluster view (read-only copies for the debug page; each takes the shared lock). ----
+  // Every present node, in model order, with the values of `label_keys`.
+  std::vector<NodeGpuRow> GpuRows(const std::vector<std::string>& label_keys) const;
+  // The `limit` most recently active pipeline runs (most recent first), then runs that only
+  // have pending steps. Scans the model's pending pods once.
+  std::vector<PipelineRunView> PipelineRuns(size_t limit) const;
 
  private:
   // The hard data-locality rule (mlsched.io/data-locality-required): moves passing nodes that

@@ -422,4 +422,17 @@ LocalityDecision DecideDataLocality(const Topology& topology,
   return d;
 }
 
+std::vector<PipelineHistory::RunRecord> PipelineHistory::RecentRuns(size_t limit) const {
+  std::vector<RunRecord> out;
+  for (auto it = run_lru_.rbegin(); it != run_lru_.rend() && out.size() < limit; ++it) {
+    RunRecord r;
+    r.key = it->key;
+    r.last = it->last;
+    r.steps.reserve(it->steps.size());
+    for (const StepRecord& s : it->steps) r.steps.push_back({s.step, s.node, s.at});
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 }  // namespace mlsched::policy

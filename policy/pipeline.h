@@ -136,6 +136,15 @@ class PipelineHistory {
   size_t NumFunctions() const { return functions_.size(); }
   size_t NumStepRecords() const { return step_records_; }
 
+  // One run as the cluster view shows it: its steps in the order they were recorded.
+  struct RunRecord {
+    std::string key;  // "ns/run"
+    TimeMs last = 0;
+    std::vector<Predecessor> steps;  // step (full name), node, time
+  };
+  // The `limit` most recently updated runs, most recent first (copies; read-only).
+  std::vector<RunRecord> RecentRuns(size_t limit) const;
+
  private:
   struct StepRecord {
     std::string step;

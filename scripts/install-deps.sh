@@ -9,6 +9,7 @@ PACKAGES=(
   libpistache-dev rapidjson-dev libcurl4-openssl-dev libgoogle-glog-dev
   libcpp-httplib-dev doctest-dev prometheus-cpp-dev libyaml-cpp-dev libssl-dev
   gnuplot-nox openssl                            # bench report plots; test certificates
+  chromium fonts-dejavu-core                     # the cluster view's browser test (test/ui)
 )
 
 missing=()
