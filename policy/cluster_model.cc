@@ -68,6 +68,13 @@ void ClusterModel::AddReserved(uint32_t index, const Resources& r, int sign) {
     s.reserved -= r;
   }
   AddUsed(s, r, sign);
+  const Totals t = TotalsOf(r);
+  Totals& held = totals_[index].reserved;
+  held.milli_cpu += sign * t.milli_cpu;
+  held.memory += sign * t.memory;
+  held.ephemeral_storage += sign * t.ephemeral_storage;
+  held.pods += sign * t.pods;
+  held.gpus += sign * t.gpus;
 }
 
 // ---- nodes ----

@@ -55,6 +55,7 @@ struct NodeState {
 struct SlotTotals {
   Totals alloc;  // of node.allocatable; zero when the node is not present
   Totals used;   // of requested + reserved
+  Totals reserved;  // the gang-reserved part of `used`
   bool present = false;  // as NodeState::present
 };
 

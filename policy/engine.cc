@@ -269,8 +269,12 @@ FilterResult Engine::Filter(const Pod& pod, const std::vector<Candidate>& nodes,
         out.failed.push_back({i, "node " + std::string(c.name) + " is not known to mlsched yet"});
         continue;
       }
-      if (fast && fits_fast(*t)) {
-        out.passed.push_back(i);
+      if (fast) {
+        if (fits_fast(*t)) {
+          out.passed.push_back(i);
+        } else {
+          FailFast(*t, want, i, &out);
+        }
         continue;
       }
     }
@@ -306,6 +310,47 @@ FilterResult Engine::Filter(const Pod& pod, const std::vector<Candidate>& nodes,
   if (options_.cpu_off_gpu_filter && want.gpus == 0) KeepGpuNodesForGpuPods(*resolved, nodes, &out);
   if (!out.passed.empty()) ApplyDataLocality(pod, nodes, &out);
   return out;
+}
+
+void Engine::FailFast(const SlotTotals& t, const Totals& want, uint32_t index,
+                      FilterResult* out) const {
+  // The same reasons, in the same order, as FitsOnNode and Resources::Fits give on the named
+  // resources (the pod asks for nothing but these five): a busy cluster fails thousands of nodes
+  // per call, and the named path built each reason from copies of the node's Resources.
+  const std::string& gpu = options_.gpu_resources[0];
+  auto lacking = [&](const Totals& free, int64_t pods_wanted) -> std::string {
+    if (pods_wanted > free.pods) return "Too many pods";
+    if (want.milli_cpu > 0 && want.milli_cpu > free.milli_cpu) return "Insufficient cpu";
+    if (want.memory > 0 && want.memory > free.memory) return "Insufficient memory";
+    if (want.ephemeral_storage > 0 && want.ephemeral_storage > free.ephemeral_storage) {
+      return "Insufficient ephemeral-storage";
+    }
+    if (want.gpus > 0 && want.gpus > free.gpus) return "Insufficient " + gpu;
+    return "";
+  };
+  auto minus = [](const Totals& a, const Totals& b) {
+    return Totals{a.milli_cpu - b.milli_cpu, a.memory - b.memory,
+                  a.ephemeral_storage - b.ephemeral_storage, a.pods - b.pods, a.gpus - b.gpus};
+  };
+  const int64_t pods_wanted = want.pods > 0 ? want.pods : 1;
+  std::string why = lacking(minus(t.alloc, t.used), pods_wanted);
+  if (why.empty()) {
+    // The integer check is stricter than FitsOnNode for a request of 0 on an overcommitted node.
+    out->passed.push_back(index);
+    return;
+  }
+  // On the empty node: preemption cannot help.
+  if (std::string alloc_why = lacking(t.alloc, want.pods); !alloc_why.empty()) {
+    out->unresolvable.push_back({index, std::move(alloc_why)});
+    return;
+  }
+  if (t.reserved.milli_cpu != 0 || t.reserved.memory != 0 || t.reserved.ephemeral_storage != 0 ||
+      t.reserved.pods != 0 || t.reserved.gpus != 0) {
+    if (lacking(minus(t.alloc, minus(t.used, t.reserved)), pods_wanted).empty()) {
+      why += " (capacity reserved for a gang)";
+    }
+  }
+  out->failed.push_back({index, std::move(why)});
 }
 
 template <typename Visit>

@@ -22,6 +22,8 @@
 namespace mlsched::policy {
 
 class ClusterModel;
+struct SlotTotals;
+struct Totals;
 class GangBook;
 class Topology;
 class ImageIndex;
@@ -246,6 +248,11 @@ class Engine {
   // nowhere to go (then every node passes and the reason is kept for the explain view).
   void ApplyDataLocality(const Pod& pod, const std::vector<Candidate>& nodes,
                          FilterResult* out) const;
+
+  // Filter's verdict on a node that fails the quick integer check (Totals), exactly as the
+  // named path (FitsOnNode, Resources::Fits) would give it: passed, failed with the reason, or
+  // unresolvable when even the empty node is too small.
+  void FailFast(const SlotTotals& t, const Totals& want, uint32_t index, FilterResult* out) const;
 
   struct ResolvedNames;
   // Options::cpu_off_gpu_filter: a CPU-only pod that a CPU-only candidate can take does not
