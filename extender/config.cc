@@ -50,7 +50,8 @@ Flags:
   --port N                 port to serve on (default 8888; 0 picks a free port)
   --url-prefix PATH        serve the verbs under PATH, e.g. /scheduler (default: /)
   --config FILE            policy options (YAML)
-  --debug-port N           serve the JSON explain view on 127.0.0.1:N (default: off)
+  --debug-port N           serve the cluster view page (/) and the JSON explain views on
+                           127.0.0.1:N (default: off)
   --max-body-bytes N       largest request body accepted (default 64Mi; Ki/Mi/Gi suffixes)
   --shutdown-grace D       how long SIGTERM waits for requests in flight (default 10s)
   -v N                     log verbosity (glog, to stderr)

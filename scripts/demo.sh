@@ -26,6 +26,6 @@ done
 exec 3>&1
 bash scripts/demo-requests.sh "127.0.0.1:$port" >&3
 echo
-echo "mlsched-extender is serving on http://127.0.0.1:$port (debug view on :$((port + 1)))."
+echo "mlsched-extender is serving on http://127.0.0.1:$port; the cluster view is at http://127.0.0.1:$((port + 1))/"
 echo "Ctrl-C stops it."
 wait $pid

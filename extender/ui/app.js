@@ -250,7 +250,9 @@ function domainBox(d, levels, plan, gang) {
     class: 'domain level-' + d.level + (leaf ? ' leaf' : '') + (open ? ' open' : '') +
            (gang && !inPlan ? ' dim' : ''),
     data: { path: d.path },
-  }, h('div', { class: 'title', data: leaf ? { toggle: d.path } : undefined },
+  }, h('div', { class: 'title', data: leaf ? { toggle: d.path } : undefined,
+                 tabindex: leaf ? 0 : undefined, role: leaf ? 'button' : undefined,
+                 'aria-expanded': leaf ? String(open) : undefined },
        h('span', { class: 'kind', text: level ? level.name : '' }),
        h('span', { class: 'dname', text: d.name }),
        h('span', { class: 'num', text: d.free + '/' + d.gpus + ' free · ' + plural(d.nodes, 'node') })),
@@ -398,16 +400,21 @@ function renderService() {
 // ---- Events ----
 
 function init() {
-  document.getElementById('map').addEventListener('click', (e) => {
+  const toggle = (e) => {
+    if (e.type === 'keydown' && e.key !== 'Enter' && e.key !== ' ') return;
     const t = e.target.closest('[data-toggle]');
     const leaf = e.target.closest('.domain.leaf');
     const path = t ? t.dataset.toggle : leaf && !leaf.classList.contains('open') ? leaf.dataset.path : null;
     if (path === null || path === undefined) return;
+    e.preventDefault();
     const nowOpen = leaf.classList.contains('open');
     (nowOpen ? state.open : state.closed).delete(path);
     (nowOpen ? state.closed : state.open).add(path);
     poll();
-  });
+  };
+  const map = document.getElementById('map');
+  map.addEventListener('click', toggle);
+  map.addEventListener('keydown', toggle);
   const pick = (e) => {
     const card = e.target.closest('.gang');
     if (!card || (e.type === 'keydown' && e.key !== 'Enter' && e.key !== ' ')) return;
