@@ -12,6 +12,13 @@ PACKAGES=(
   chromium fonts-dejavu-core                     # the cluster view's browser test (test/ui)
 )
 
+# Node.js and npm run the browser test's driver (playwright-core, pinned in test/ui to a
+# release that runs on Debian 12's Node.js 18). A machine that already has a node (say from
+# NodeSource, whose nodejs package carries its own npm) keeps it: Debian's npm would conflict.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
