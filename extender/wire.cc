@@ -290,7 +290,7 @@ ParseOutcome ParseText(char* text, size_t size, const DecodeLimits& limits, Docu
 // array's place. The parser must then see that empty array as the top-level NodeNames, exactly
 // where the scanner found it; otherwise (or on any error) false, and the caller parses the
 // whole body the general way, which also words the errors.
-bool ParseWithScannedNames(std::string_view body, const TrailingNodeNames& scan,
+bool ParseWithScannedNames(std::string_view body, TrailingNodeNames& scan,
                            const DecodeLimits& limits, Document* doc,
                            std::unique_ptr<char[]>* buffer, std::vector<Span>* spans,
                            Span* list_metadata, std::optional<std::vector<std::string_view>>* names,
@@ -313,12 +313,12 @@ bool ParseWithScannedNames(std::string_view body, const TrailingNodeNames& scan,
       !*names || !(*names)->empty()) {
     return false;
   }
-  std::vector<std::string_view>& out = names->emplace();
-  out.reserve(scan.names.size());
-  for (std::string_view n : scan.names) {
+  // The scanner's views of the body become views of our copy, in place (no second vector).
+  for (std::string_view& n : scan.names) {
     const size_t offset = static_cast<size_t>(n.data() - body.data()) - scan.begin;
-    out.emplace_back(names_text + offset, n.size());
+    n = std::string_view(names_text + offset, n.size());
   }
+  names->emplace(std::move(scan.names));
   *names_plain = scan.go_plain;
   return true;
 }
