@@ -5,6 +5,7 @@
 #include <glog/logging.h>
 #include <malloc.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <iostream>
@@ -58,6 +59,11 @@ int main(int argc, char** argv) {
     for (auto& e : policy::Validate(options)) errors.push_back("default options: " + e);
   }
 
+  std::vector<std::string> warnings;
+  if (std::string guard = extender::CheckServingSecurity(flags, &warnings); !guard.empty()) {
+    errors.push_back(guard);
+  }
+
   k8s::ClusterObjects cluster;
   if (!flags.cluster_file.empty()) {
     Status s = k8s::LoadClusterFile(flags.cluster_file, &cluster);
@@ -72,6 +78,19 @@ int main(int argc, char** argv) {
     }
   }
   if (!errors.empty()) return Fail(errors);
+  for (const auto& w : warnings) LOG(WARNING) << w;
+  // Each connection is a descriptor (two behind the TLS proxy): take the hard limit, and say so
+  // when --max-connections cannot fit in it.
+  rlimit nofile{};
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+    nofile.rlim_cur = nofile.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &nofile);
+    const rlim_t need = static_cast<rlim_t>(flags.max_connections) * 2 + 256;
+    if (nofile.rlim_cur != RLIM_INFINITY && nofile.rlim_cur < need) {
+      LOG(WARNING) << "open-file limit " << nofile.rlim_cur << " is below what --max-connections="
+                   << flags.max_connections << " may need (" << need << ")";
+    }
+  }
 
   // Signals are taken by sigwait below; block them before any thread starts so that no
   // Pistache or pool thread receives them.
@@ -100,6 +119,18 @@ int main(int argc, char** argv) {
   so.url_prefix = flags.url_prefix;
   so.limits.max_body_bytes = static_cast<size_t>(flags.max_body_bytes);
   if (flags.debug_port) so.debug_port = static_cast<uint16_t>(*flags.debug_port);
+  so.debug_bind_address = flags.debug_bind_address;
+  if (flags.health_port) so.health_port = static_cast<uint16_t>(*flags.health_port);
+  so.health_bind_address = flags.health_bind_address;
+  if (!flags.tls_cert_file.empty()) {
+    so.tls = extender::TlsFiles{flags.tls_cert_file, flags.tls_private_key_file,
+                                flags.client_ca_file};
+  }
+  so.max_header_bytes = static_cast<size_t>(flags.max_header_bytes);
+  so.max_connections = flags.max_connections;
+  so.header_timeout = std::chrono::milliseconds(flags.header_timeout_ms);
+  so.body_timeout = std::chrono::milliseconds(flags.body_timeout_ms);
+  so.idle_timeout = std::chrono::milliseconds(flags.idle_timeout_ms);
   so.shutdown_grace = std::chrono::milliseconds(flags.shutdown_grace_ms);
 
   std::unique_ptr<extender::Server> server;
