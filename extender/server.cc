@@ -827,6 +827,9 @@ class HttpHandler : public Pistache::Http::Handler {
   HttpHandler(Server::Impl* impl, EndpointKind kind, int max_connections)
       : impl_(impl), kind_(kind), max_connections_(max_connections) {}
   void onRequest(const Request& req, ResponseWriter w) override {
+    // Bytes that arrived before a refused connection was shut down are never served: a peer
+    // that skipped the TLS proxy must not reach a verb, not even without seeing the answer.
+    if (auto peer = w.peer(); !peer || peer->tryGetData(kRefused)) return;
     impl_->OnRequest(req, std::move(w), kind_ == kDebugEndpoint, kind_ == kHealthEndpoint);
   }
 
@@ -860,13 +863,17 @@ class HttpHandler : public Pistache::Http::Handler {
         refuse = true;
       }
     }
-    if (refuse) ::shutdown(peer->fd(), SHUT_RDWR);
+    if (refuse) {
+      peer->putData(kRefused, std::make_shared<bool>(true));
+      ::shutdown(peer->fd(), SHUT_RDWR);
+    }
   }
   void onDisconnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) override {
     --impl_->open_connections[kind_];
   }
 
  private:
+  static constexpr const char* kRefused = "mlsched.refused";
   Server::Impl* impl_;
   EndpointKind kind_;
   int max_connections_;

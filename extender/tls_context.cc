@@ -83,8 +83,13 @@ Status BuildServerContext(const TlsFiles& files, SslCtxPtr* out) {
                                    ": not a usable PEM certificate: " + OpenSslErrors());
   }
   if (SSL_CTX_use_PrivateKey_file(c, files.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    std::string why = OpenSslErrors();
+    if (why.find("values mismatch") != std::string::npos) {  // OpenSSL checks the pair here
+      return Status::InvalidArgument("--tls-private-key-file " + files.key_file +
+                                     " does not match the certificate in " + files.cert_file);
+    }
     return Status::InvalidArgument("--tls-private-key-file " + files.key_file +
-                                   ": not a usable PEM private key: " + OpenSslErrors());
+                                   ": not a usable PEM private key: " + why);
   }
   if (SSL_CTX_check_private_key(c) != 1) {
     return Status::InvalidArgument("--tls-private-key-file " + files.key_file +
@@ -173,6 +178,11 @@ int TlsContext::reloads() const {
   return reloads_;
 }
 
+int TlsContext::failed_reloads() const {
+  std::lock_guard lock(mu_);
+  return failed_reloads_;
+}
+
 std::string TlsContext::Describe() const {
   std::lock_guard lock(mu_);
   return description_;
@@ -194,6 +204,7 @@ void TlsContext::Loop() {
     lock.lock();
     if (!s.ok()) {
       failed_fingerprint_ = fp;
+      ++failed_reloads_;
       LOG(WARNING) << "TLS files changed but do not load (keeping the current certificate; "
                       "retried when they change again): "
                    << s.message();

@@ -58,6 +58,8 @@ class TlsContext {
   SslCtxPtr Current() const;
   // How many times the context was replaced after the first load (for tests and the log).
   int reloads() const;
+  // Changed files that did not load (each distinct content counted once).
+  int failed_reloads() const;
   // A short description of the current certificate (subject, serial, notAfter), for logs.
   std::string Describe() const;
 
@@ -72,6 +74,7 @@ class TlsContext {
   std::string loaded_fingerprint_;
   std::string failed_fingerprint_;
   int reloads_ = 0;
+  int failed_reloads_ = 0;
   std::string description_;
   std::condition_variable cv_;
   bool stop_ = false;

@@ -6,6 +6,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <openssl/err.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -102,6 +103,9 @@ TlsProxy::TlsProxy(TlsProxyOptions options, const TlsContext* tls)
 TlsProxy::~TlsProxy() { Stop(); }
 
 Status TlsProxy::Start() {
+  // SSL_write writes to the socket with write(2), not send(MSG_NOSIGNAL): a client that reset
+  // its connection must cost an EPIPE, not the process.
+  signal(SIGPIPE, SIG_IGN);
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
