@@ -229,6 +229,27 @@ TEST_CASE("headers above --max-header-bytes are answered 431") {
   CHECK(big->status == 431);
 }
 
+TEST_CASE("plain port: silent and idle keep-alive connections are closed") {
+  ServerOptions o;
+  o.header_timeout = 500ms;
+  o.idle_timeout = 500ms;
+  Fixture f{o};
+  int silent = ConnectTcp(f.server.port());
+  REQUIRE(silent >= 0);
+  CHECK(ClosedByPeer(silent, 20s));
+  close(silent);
+  int used = ConnectTcp(f.server.port());
+  REQUIRE(used >= 0);
+  std::string req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  REQUIRE(send(used, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size()));
+  char buf[512];
+  ssize_t n = recv(used, buf, sizeof buf, 0);
+  REQUIRE(n > 0);
+  CHECK(std::string(buf, static_cast<size_t>(n)).rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(ClosedByPeer(used, 20s));
+  close(used);
+}
+
 TEST_CASE("TLS port: handshake and idle timeouts close connections") {
   TempDir dir;
   Pki pki(dir);
