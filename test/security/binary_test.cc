@@ -213,7 +213,7 @@ TEST_CASE("no secret reaches the log (-v=10) or /metrics, with a good token and 
   WriteText(dir / "wrong.kubeconfig", Kubeconfig(api.url(), wrong, pki));
   Child ext(Args({"--kubeconfig=" + dir / "wrong.kubeconfig", "--port=0", "-v=10"}),
             dir / "wrong.log");
-  REQUIRE(ext.WaitForLog("401", 20s));
+  REQUIRE(ext.WaitForLog("HTTP 401", 20s));  // not "401": a port number may hold it
   ext.Signal(SIGTERM);
   CHECK(ext.Wait(20s) == 0);
   std::string log = ext.Log();
