@@ -18,7 +18,7 @@
 #include <optional>
 #include <string>
 
-#include "extender/tls_context.h"
+#include "extender/tls_files.h"
 #include "extender/wire.h"
 #include "policy/engine.h"
 #include "policy/status.h"

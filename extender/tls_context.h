@@ -20,15 +20,10 @@
 #include <string>
 #include <thread>
 
+#include "extender/tls_files.h"
 #include "policy/status.h"
 
 namespace mlsched::extender {
-
-struct TlsFiles {
-  std::string cert_file;
-  std::string key_file;
-  std::string client_ca_file;  // empty: no client certificates asked for
-};
 
 // SSL_CTX owner with SSL_CTX_free.
 struct SslCtxFree {
