@@ -57,6 +57,8 @@ Flags:
                            (default: off); for kubelet probes when callers need TLS
   --health-bind-address A  address of the probe port (default 0.0.0.0)
   --shutdown-grace D       how long SIGTERM waits for requests in flight (default 10s)
+  -v N                     log verbosity (glog, to stderr)
+  --help                   this text
 
 Security:
   --tls-cert-file FILE     serve HTTPS with this certificate (PEM, chain allowed); re-read
@@ -80,8 +82,6 @@ Limits:
                            (default 2m: longer than Go's 90s idle timeout, so that the
                            scheduler's client closes first and never posts on a dying
                            connection)
-  -v N                     log verbosity (glog, to stderr)
-  --help                   this text
 )";
 }
 
