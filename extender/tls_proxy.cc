@@ -113,7 +113,11 @@ Status TlsProxy::Start() {
   addrinfo* res = nullptr;
   std::string port = std::to_string(options_.port);
   const std::string where = options_.bind_address + ":" + port;
-  int rc = getaddrinfo(options_.bind_address.c_str(), port.c_str(), &hints, &res);
+  std::string host = options_.bind_address;  // "[::1]" as Pistache accepts it: no brackets
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &res);
   if (rc != 0) return Status::Unavailable("cannot serve TLS on " + where + ": " + gai_strerror(rc));
   std::string error = "no address";
   for (addrinfo* a = res; a; a = a->ai_next) {

@@ -7,6 +7,7 @@
 
 #include <regex>
 
+#include "extender/config.h"
 #include "k8s/client_config.h"
 #include "test/fakes/fake_apiserver.h"
 #include "test/security/security_util.h"
@@ -25,6 +26,8 @@ using namespace security_test;
 using namespace std::chrono_literals;
 
 const std::string kCluster = std::string(MLSCHED_SOURCE_DIR) + "/deploy/demo/cluster.yaml";
+
+const std::string kMappedLoopback = "[::ffff:127.0.0.1]";
 
 std::vector<std::string> Args(std::vector<std::string> flags) {
   flags.insert(flags.begin(), MLSCHED_EXTENDER_BIN);
@@ -61,9 +64,11 @@ TEST_CASE("plain HTTP beyond loopback needs --insecure-serving") {
     CHECK(log.find("--insecure-serving") != std::string::npos);
   }
 
-  // Accepted with the flag, and said loudly.
-  Child child(Args({"--cluster-file=" + kCluster, "--bind-address=0.0.0.0", "--port=0",
-                    "--insecure-serving"}),
+  // Accepted with the flag, and said loudly. The address is one the guard counts as beyond
+  // loopback (it does not treat IPv4-mapped forms as loopback) but that only this host reaches:
+  // the test never serves plain HTTP to the network.
+  Child child(Args({"--cluster-file=" + kCluster, "--bind-address=" + kMappedLoopback,
+                    "--port=0", "--insecure-serving"}),
               dir / "insecure.log");
   REQUIRE(child.WaitForLog("serving the extender on", 20s));
   std::string log = child.Log();
@@ -88,9 +93,10 @@ TEST_CASE("plain HTTP beyond loopback needs --insecure-serving") {
 }
 
 TEST_CASE("TLS beyond loopback starts without the flag; bad TLS files stop the start") {
+  REQUIRE_FALSE(IsLoopbackAddress(kMappedLoopback));
   TempDir dir;
   Pki pki(dir);
-  Child tls(Args({"--cluster-file=" + kCluster, "--bind-address=0.0.0.0", "--port=0",
+  Child tls(Args({"--cluster-file=" + kCluster, "--bind-address=" + kMappedLoopback, "--port=0",
                   "--tls-cert-file=" + pki / "server.pem",
                   "--tls-private-key-file=" + pki / "server.key",
                   "--client-ca-file=" + pki / "ca.pem"}),
