@@ -27,6 +27,17 @@ namespace {
 
 using namespace mlsched;
 
+// The URL without "user:password@": a server URL may carry basic-auth credentials, and no
+// secret goes to the log.
+std::string RedactUrl(const std::string& url) {
+  size_t scheme = url.find("://");
+  size_t start = scheme == std::string::npos ? 0 : scheme + 3;
+  size_t end = url.find_first_of("/?#", start);
+  size_t at = url.rfind('@', end == std::string::npos ? url.size() : end);
+  if (at == std::string::npos || at < start) return url;
+  return url.substr(0, start) + "<redacted>@" + url.substr(at + 1);
+}
+
 int Fail(const std::vector<std::string>& errors) {
   std::cerr << "mlsched-extender: cannot start:\n";
   for (const auto& e : errors) std::cerr << "  - " << e << "\n";
@@ -151,7 +162,7 @@ int main(int argc, char** argv) {
     server->SetSyncedProbe([cs] { return cs->Synced(); });
     server->AddScrapeHook(
         extender::RegisterSyncMetrics(server->registry(), [cs] { return cs->Stats(); }));
-    LOG(INFO) << "following the API server at " << client.server;
+    LOG(INFO) << "following the API server at " << RedactUrl(client.server);
     sync->Start();
   } else {
     server->SetSyncedProbe([] { return true; });

@@ -230,6 +230,19 @@ TEST_CASE("no secret reaches the log (-v=10) or /metrics, with a good token and 
   CHECK(api.counters().unauthorized == 0);
   CHECK(api.counters().list_pages > 0);
 
+  // Credentials in the server URL are not logged either.
+  {
+    const std::string url = api.url();
+    Child ext(Args({"--kubeconfig=" + dir / "good.kubeconfig",
+                    "--master=http://mlsched:url-password-5e4d3c@" + url.substr(7), "--port=0",
+                    "-v=10"}),
+              dir / "url.log");
+    REQUIRE(ext.WaitForLog("following the API server at http://<redacted>@127.0.0.1:", 20s));
+    ext.Signal(SIGTERM);
+    CHECK(ext.Wait(20s) == 0);
+    CHECK(ext.Log().find("url-password-5e4d3c") == std::string::npos);
+  }
+
   // A refused token: 401s are logged; the token is not.
   const std::string wrong = "mlsched-wrong-token-0d9c8b7a6f5e4d3c2b1a";
   WriteText(dir / "wrong.kubeconfig", Kubeconfig(api.url(), wrong, pki));
