@@ -1,5 +1,6 @@
 #include "extender/config.h"
 
+#include <arpa/inet.h>
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
@@ -51,11 +52,37 @@ Flags:
   --url-prefix PATH        serve the verbs under PATH, e.g. /scheduler (default: /)
   --config FILE            policy options (YAML)
   --debug-port N           serve the cluster view page (/) and the JSON explain views on
-                           127.0.0.1:N (default: off)
-  --max-body-bytes N       largest request body accepted (default 64Mi; Ki/Mi/Gi suffixes)
+                           port N (default: off)
+  --debug-bind-address A   address of the cluster view and explain views (default 127.0.0.1)
+  --health-port N          serve only /healthz, /livez and /readyz, plain HTTP, on port N
+                           (default: off); for kubelet probes when callers need TLS
+  --health-bind-address A  address of the probe port (default 0.0.0.0)
   --shutdown-grace D       how long SIGTERM waits for requests in flight (default 10s)
   -v N                     log verbosity (glog, to stderr)
   --help                   this text
+
+Security:
+  --tls-cert-file FILE     serve HTTPS with this certificate (PEM, chain allowed); re-read
+                           when it changes (cert-manager rotation), no restart needed
+  --tls-private-key-file F the certificate's private key (PEM)
+  --client-ca-file FILE    mutual TLS: refuse, at the handshake, callers without a
+                           certificate signed by a CA in FILE (re-read when it changes)
+  --insecure-serving       allow plain HTTP on a non-loopback --bind-address or
+                           --debug-bind-address (logged as a warning). Without TLS, plain HTTP
+                           is served only on loopback.
+  TLS is 1.2 or 1.3 only, ECDHE with AES-GCM or ChaCha20-Poly1305.
+
+Limits:
+  --max-body-bytes N       largest request body accepted (default 64Mi; Ki/Mi/Gi suffixes)
+  --max-header-bytes N     largest request header block (default 64Ki); larger: 431
+  --max-connections N      open connections at most (default 1024); more are closed at once
+  --header-timeout D       time for a request's headers to arrive, TLS handshake included
+                           (default 10s); slower clients are disconnected
+  --body-timeout D         time for a request's body to arrive (default 30s)
+  --idle-timeout D         a keep-alive connection with no request is closed after D
+                           (default 2m: longer than Go's 90s idle timeout, so that the
+                           scheduler's client closes first and never posts on a dying
+                           connection)
 )";
 }
 
@@ -152,6 +179,46 @@ std::vector<std::string> ParseFlags(int argc, const char* const* argv, Flags* ou
          return "";
        }},
   };
+  auto duration_in = [](int64_t* dst, int64_t lo_ms) {
+    return [=](const std::string& v) -> std::string {
+      int64_t ms = 0;
+      if (!ParseDurationMs(v, &ms) || ms < lo_ms) {
+        return "wants a duration of at least " + std::to_string(lo_ms) + "ms, got \"" + v + "\"";
+      }
+      *dst = ms;
+      return "";
+    };
+  };
+  auto bytes_in = [](int64_t* dst, int64_t lo) {
+    return [=](const std::string& v) -> std::string {
+      int64_t n = 0;
+      if (!ParseBytes(v, &n) || n < lo) {
+        return "wants a byte count of at least " + std::to_string(lo) +
+               " (suffixes Ki, Mi, Gi), got \"" + v + "\"";
+      }
+      *dst = n;
+      return "";
+    };
+  };
+  flags["debug-bind-address"] = str(&out->debug_bind_address);
+  flags["health-bind-address"] = str(&out->health_bind_address);
+  flags["health-port"] = [&](const std::string& v) -> std::string {
+    int p = 0;
+    std::string e = int_in(&p, 0, 65535)(v);
+    if (e.empty()) out->health_port = p;
+    return e;
+  };
+  flags["tls-cert-file"] = str(&out->tls_cert_file);
+  flags["tls-private-key-file"] = str(&out->tls_private_key_file);
+  flags["client-ca-file"] = str(&out->client_ca_file);
+  flags["max-header-bytes"] = bytes_in(&out->max_header_bytes, 1024);
+  flags["max-connections"] = int_in(&out->max_connections, 1, 1'000'000);
+  flags["header-timeout"] = duration_in(&out->header_timeout_ms, 100);
+  flags["body-timeout"] = duration_in(&out->body_timeout_ms, 100);
+  flags["idle-timeout"] = duration_in(&out->idle_timeout_ms, 100);
+  // Booleans: `--name` alone, or `--name=true|false`.
+  const std::map<std::string, bool*> bools = {{"insecure-serving", &out->insecure_serving}};
+
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg.size() < 2 || arg[0] != '-') {
@@ -172,6 +239,16 @@ std::vector<std::string> ParseFlags(int argc, const char* const* argv, Flags* ou
     }
     if (arg[1] != '-' && name != "v") {
       errors.push_back("unknown flag \"" + arg + "\" (long flags start with --)");
+      continue;
+    }
+    if (auto b = bools.find(name); b != bools.end() && arg[1] == '-') {
+      if (!has_value || value == "true") {
+        *b->second = true;
+      } else if (value == "false") {
+        *b->second = false;
+      } else {
+        errors.push_back("flag --" + name + " wants true or false, got \"" + value + "\"");
+      }
       continue;
     }
     auto it = flags.find(name);
@@ -202,7 +279,50 @@ std::vector<std::string> ParseFlags(int argc, const char* const* argv, Flags* ou
   if (out->debug_port && *out->debug_port != 0 && *out->debug_port == out->port) {
     errors.push_back("--debug-port must differ from --port");
   }
+  if (out->health_port && *out->health_port != 0 &&
+      (*out->health_port == out->port || (out->debug_port && *out->health_port == *out->debug_port))) {
+    errors.push_back("--health-port must differ from --port and --debug-port");
+  }
+  if (out->tls_cert_file.empty() != out->tls_private_key_file.empty()) {
+    errors.push_back("--tls-cert-file and --tls-private-key-file go together");
+  }
+  if (!out->client_ca_file.empty() && out->tls_cert_file.empty()) {
+    errors.push_back("--client-ca-file needs --tls-cert-file and --tls-private-key-file");
+  }
   return errors;
+}
+
+bool IsLoopbackAddress(std::string_view address) {
+  if (address == "localhost") return true;
+  std::string a(address);
+  if (a.size() > 2 && a.front() == '[' && a.back() == ']') a = a.substr(1, a.size() - 2);
+  in_addr v4;
+  if (inet_pton(AF_INET, a.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6;
+  if (inet_pton(AF_INET6, a.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);
+  return false;  // a host name other than localhost may resolve anywhere
+}
+
+std::string CheckServingSecurity(const Flags& flags, std::vector<std::string>* warnings) {
+  std::vector<std::string> exposed;
+  if (flags.tls_cert_file.empty() && !IsLoopbackAddress(flags.bind_address)) {
+    exposed.push_back("the extender on --bind-address=" + flags.bind_address);
+  }
+  if (flags.debug_port && !IsLoopbackAddress(flags.debug_bind_address)) {
+    exposed.push_back("the explain view on --debug-bind-address=" + flags.debug_bind_address);
+  }
+  if (exposed.empty()) return "";
+  std::string what;
+  for (const auto& e : exposed) what += (what.empty() ? "" : " and ") + e;
+  if (!flags.insecure_serving) {
+    return "refusing to serve plain HTTP beyond loopback (" + what +
+           "): anyone who can reach the address could call it. Serve TLS "
+           "(--tls-cert-file, --tls-private-key-file, --client-ca-file), bind to 127.0.0.1, or "
+           "pass --insecure-serving to accept the risk";
+  }
+  warnings->push_back("--insecure-serving: serving plain HTTP beyond loopback (" + what +
+                      "); any client that can reach it can call it without authentication");
+  return "";
 }
 
 std::vector<std::string> ParsePolicyOptions(std::string_view yaml, std::string_view source,

@@ -5,6 +5,7 @@
 #include <glog/logging.h>
 #include <malloc.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <iostream>
@@ -25,6 +26,17 @@
 namespace {
 
 using namespace mlsched;
+
+// The URL without "user:password@": a server URL may carry basic-auth credentials, and no
+// secret goes to the log.
+std::string RedactUrl(const std::string& url) {
+  size_t scheme = url.find("://");
+  size_t start = scheme == std::string::npos ? 0 : scheme + 3;
+  size_t end = url.find_first_of("/?#", start);
+  size_t at = url.rfind('@', end == std::string::npos ? url.size() : end);
+  if (at == std::string::npos || at < start) return url;
+  return url.substr(0, start) + "<redacted>@" + url.substr(at + 1);
+}
 
 int Fail(const std::vector<std::string>& errors) {
   std::cerr << "mlsched-extender: cannot start:\n";
@@ -58,6 +70,11 @@ int main(int argc, char** argv) {
     for (auto& e : policy::Validate(options)) errors.push_back("default options: " + e);
   }
 
+  std::vector<std::string> warnings;
+  if (std::string guard = extender::CheckServingSecurity(flags, &warnings); !guard.empty()) {
+    errors.push_back(guard);
+  }
+
   k8s::ClusterObjects cluster;
   if (!flags.cluster_file.empty()) {
     Status s = k8s::LoadClusterFile(flags.cluster_file, &cluster);
@@ -72,6 +89,19 @@ int main(int argc, char** argv) {
     }
   }
   if (!errors.empty()) return Fail(errors);
+  for (const auto& w : warnings) LOG(WARNING) << w;
+  // Each connection is a descriptor (two behind the TLS proxy): take the hard limit, and say so
+  // when --max-connections cannot fit in it.
+  rlimit nofile{};
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+    nofile.rlim_cur = nofile.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &nofile);
+    const rlim_t need = static_cast<rlim_t>(flags.max_connections) * 2 + 256;
+    if (nofile.rlim_cur != RLIM_INFINITY && nofile.rlim_cur < need) {
+      LOG(WARNING) << "open-file limit " << nofile.rlim_cur << " is below what --max-connections="
+                   << flags.max_connections << " may need (" << need << ")";
+    }
+  }
 
   // Signals are taken by sigwait below; block them before any thread starts so that no
   // Pistache or pool thread receives them.
@@ -100,6 +130,18 @@ int main(int argc, char** argv) {
   so.url_prefix = flags.url_prefix;
   so.limits.max_body_bytes = static_cast<size_t>(flags.max_body_bytes);
   if (flags.debug_port) so.debug_port = static_cast<uint16_t>(*flags.debug_port);
+  so.debug_bind_address = flags.debug_bind_address;
+  if (flags.health_port) so.health_port = static_cast<uint16_t>(*flags.health_port);
+  so.health_bind_address = flags.health_bind_address;
+  if (!flags.tls_cert_file.empty()) {
+    so.tls = extender::TlsFiles{flags.tls_cert_file, flags.tls_private_key_file,
+                                flags.client_ca_file};
+  }
+  so.max_header_bytes = static_cast<size_t>(flags.max_header_bytes);
+  so.max_connections = flags.max_connections;
+  so.header_timeout = std::chrono::milliseconds(flags.header_timeout_ms);
+  so.body_timeout = std::chrono::milliseconds(flags.body_timeout_ms);
+  so.idle_timeout = std::chrono::milliseconds(flags.idle_timeout_ms);
   so.shutdown_grace = std::chrono::milliseconds(flags.shutdown_grace_ms);
 
   std::unique_ptr<extender::Server> server;
@@ -124,7 +166,7 @@ int main(int argc, char** argv) {
       k8s::SyncStats st = cs->Stats();
       extender::ApiWatchState a;
       a.source = "api-server";
-      a.detail = url;
+      a.detail = RedactUrl(url);
       a.synced = st.synced;
       a.connected = st.connected;
       a.pod_groups_known = st.pod_groups_known;
@@ -136,7 +178,7 @@ int main(int argc, char** argv) {
       a.last_error = st.last_error;
       return a;
     });
-    LOG(INFO) << "following the API server at " << client.server;
+    LOG(INFO) << "following the API server at " << RedactUrl(client.server);
     sync->Start();
   } else {
     server->SetSyncedProbe([] { return true; });

@@ -6,6 +6,7 @@
 #include <pistache/endpoint.h>
 #include <pistache/http.h>
 #include <pistache/net.h>
+#include <pistache/peer.h>
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
@@ -13,6 +14,9 @@
 #include <prometheus/text_serializer.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <array>
@@ -25,6 +29,8 @@
 #include <unordered_set>
 #include <utility>
 #include <vector>
+
+#include "extender/tls_proxy.h"
 
 namespace mlsched::extender {
 
@@ -172,6 +178,21 @@ struct Metrics {
                       .Name("mlsched_model_objects")
                       .Help("Sizes of the policy model, by kind.")
                       .Register(r);
+    auto& closed = prometheus::BuildCounter()
+                       .Name("mlsched_extender_connections_closed_total")
+                       .Help("Connections the server closed on its own, by reason: over_limit "
+                             "(--max-connections), tls_handshake (refused or broken TLS "
+                             "handshake, e.g. no or wrong client certificate), timeout (TLS "
+                             "handshake or idle timeout on the TLS port).")
+                       .Register(r);
+    for (const char* reason : {"over_limit", "tls_handshake", "timeout"}) {
+      connections_closed[reason] = &closed.Add({{"reason", reason}});
+    }
+    auto& open = prometheus::BuildGauge()
+                     .Name("mlsched_extender_connections")
+                     .Help("Connections open on the extender port.")
+                     .Register(r);
+    connections = &open.Add({});
     for (const char* kind : {"nodes", "pods", "bound_pods", "assumed_pods", "pod_groups", "gangs",
                              "gangs_waiting", "reservations", "pipeline_runs", "waiting_binds"}) {
       model_size[kind] = &model.Add({{"kind", kind}});
@@ -194,7 +215,22 @@ struct Metrics {
   prometheus::Gauge* parked = nullptr;
   prometheus::Gauge* ready = nullptr;
   std::map<std::string, prometheus::Gauge*> model_size;
+  std::map<std::string, prometheus::Counter*> connections_closed;
+  prometheus::Gauge* connections = nullptr;
 };
+
+// Brings a counter up to a running total kept elsewhere.
+void CatchUp(prometheus::Counter* c, int64_t total) {
+  double delta = static_cast<double>(total) - c->Value();
+  if (delta > 0) c->Increment(delta);
+}
+
+// The bytes of a request's header block, as received (approximately: name, value, ": ", CRLF).
+size_t HeaderBytes(const Request& req) {
+  size_t n = req.resource().size() + req.query().as_str().size() + 16;
+  for (const auto& h : req.headers().rawList()) n += h.first.size() + h.second.value().size() + 4;
+  return n;
+}
 
 double SecondsSince(SteadyClock::time_point start) {
   return std::chrono::duration<double>(SteadyClock::now() - start).count();
@@ -739,11 +775,22 @@ struct Server::Impl {
     j.EndObject();
   }
 
-  void OnRequest(const Request& req, ResponseWriter w, bool debug_endpoint) {
+  void OnRequest(const Request& req, ResponseWriter w, bool debug_endpoint, bool health_only) {
     SteadyClock::time_point start = SteadyClock::now();
     ++in_flight;
     try {
-      Dispatch(req, w, debug_endpoint, start);
+      const std::string& path = req.resource();
+      if (HeaderBytes(req) > options.max_header_bytes) {
+        BadRequest(w, kOther, 431,
+                   "request headers larger than " + std::to_string(options.max_header_bytes) +
+                       " bytes (--max-header-bytes)",
+                   nullptr, start);
+      } else if (health_only && path != "/healthz" && path != "/livez" && path != "/readyz") {
+        BadRequest(w, kOther, 404, "the probe port serves /healthz, /livez and /readyz only",
+                   nullptr, start);
+      } else {
+        Dispatch(req, w, debug_endpoint, start);
+      }
     } catch (const std::exception& e) {
       LOG(ERROR) << "handler for " << req.resource() << " threw: " << e.what();
       // The writer may have been moved (parked or handed to the pool): only a fresh one answers.
@@ -857,6 +904,12 @@ struct Server::Impl {
   std::unique_ptr<WorkQueue> bind_pool;
   std::unique_ptr<Pistache::Http::Endpoint> endpoint;
   std::unique_ptr<Pistache::Http::Endpoint> debug_endpoint;
+  std::unique_ptr<Pistache::Http::Endpoint> health_endpoint;
+  std::unique_ptr<TlsContext> tls;
+  std::unique_ptr<TlsProxy> proxy;
+  // Open connections per Pistache endpoint (api, debug, health) and refusals over the cap.
+  std::array<std::atomic<int>, 3> open_connections{};
+  std::atomic<int64_t> refused_over_limit{0};
   bool started = false;
   bool stopped = false;
   std::mutex stop_mu;
@@ -864,17 +917,64 @@ struct Server::Impl {
 
 namespace {
 
+enum EndpointKind : int { kApiEndpoint, kDebugEndpoint, kHealthEndpoint };
+
 class HttpHandler : public Pistache::Http::Handler {
  public:
   HTTP_PROTOTYPE(HttpHandler)
-  HttpHandler(Server::Impl* impl, bool debug) : impl_(impl), debug_(debug) {}
+  HttpHandler(Server::Impl* impl, EndpointKind kind, int max_connections)
+      : impl_(impl), kind_(kind), max_connections_(max_connections) {}
   void onRequest(const Request& req, ResponseWriter w) override {
-    impl_->OnRequest(req, std::move(w), debug_);
+    // Bytes that arrived before a refused connection was shut down are never served: a peer
+    // that skipped the TLS proxy must not reach a verb, not even without seeing the answer.
+    if (auto peer = w.peer(); !peer || peer->tryGetData(kRefused)) return;
+    impl_->OnRequest(req, std::move(w), kind_ == kDebugEndpoint, kind_ == kHealthEndpoint);
+  }
+
+  // Pistache has no connection cap: count here and shut a connection beyond the cap down at
+  // once (Pistache then sees the hang-up and calls onDisconnection). Behind the TLS proxy the
+  // API endpoint also refuses loopback peers that are not the proxy's own connections.
+  // Http::Handler::onConnection (private) only attaches the request parser; this does the same.
+  void onConnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) override {
+    peer->putData(ParserData,
+                  std::make_shared<Pistache::Http::RequestParser>(getMaxRequestSize()));
+    int open = ++impl_->open_connections[kind_];
+    bool refuse = false;
+    if (open > max_connections_) {
+      ++impl_->refused_over_limit;
+      LOG_EVERY_N(WARNING, 100) << open - 1 << " connections open (--max-connections): "
+                                << "closing a new one";
+      refuse = true;
+    } else if (kind_ == kApiEndpoint && impl_->proxy) {
+      // The source port from the socket itself: Pistache 0.0.5's peer Address keeps the port in
+      // network byte order.
+      sockaddr_in from{};
+      socklen_t len = sizeof from;
+      uint16_t port = 0;
+      if (getpeername(peer->fd(), reinterpret_cast<sockaddr*>(&from), &len) == 0 &&
+          from.sin_family == AF_INET) {
+        port = ntohs(from.sin_port);
+      }
+      if (!impl_->proxy->IsOwnBackendPort(port)) {
+        LOG_EVERY_N(WARNING, 100) << "refused a connection to the TLS proxy's backend from "
+                                  << "local port " << port << " (not the proxy)";
+        refuse = true;
+      }
+    }
+    if (refuse) {
+      peer->putData(kRefused, std::make_shared<bool>(true));
+      ::shutdown(peer->fd(), SHUT_RDWR);
+    }
+  }
+  void onDisconnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) override {
+    --impl_->open_connections[kind_];
   }
 
  private:
+  static constexpr const char* kRefused = "mlsched.refused";
   Server::Impl* impl_;
-  bool debug_;
+  EndpointKind kind_;
+  int max_connections_;
 };
 
 Status StartEndpoint(const std::string& address, uint16_t port, int threads,
@@ -885,12 +985,16 @@ Status StartEndpoint(const std::string& address, uint16_t port, int threads,
     auto ep = std::make_unique<Pistache::Http::Endpoint>(addr);
     // Headers come on top of the body limit; bodies above the limit are refused by the decoder
     // with a JSON 400 as long as they fit this buffer, and by Pistache (413) beyond it.
-    size_t request_cap = o.limits.max_body_bytes + (1u << 20);
+    size_t request_cap = o.limits.max_body_bytes + o.max_header_bytes + (1u << 20);
     auto opts = Pistache::Http::Endpoint::options()
                     .threads(threads)
                     .flags(Pistache::Tcp::Options::ReuseAddr | Pistache::Tcp::Options::NoDelay)
+                    .backlog(1024)
                     .maxRequestSize(request_cap)
-                    .maxResponseSize(2 * o.limits.max_body_bytes + (1u << 20));
+                    .maxResponseSize(2 * o.limits.max_body_bytes + (1u << 20))
+                    .headerTimeout(o.header_timeout)
+                    .bodyTimeout(o.body_timeout)
+                    .keepaliveTimeout(o.idle_timeout);
     ep->init(opts);
     ep->setHandler(handler);
     ep->serveThreaded();
@@ -936,22 +1040,80 @@ Status Server::Start() {
   if (threads <= 0) threads = std::max(2u, std::thread::hardware_concurrency());
   m.bind_pool = std::make_unique<WorkQueue>(m.options.bind_threads);
   m.timer = std::thread([&m] { m.TimerLoop(); });
-  Status s = StartEndpoint(m.options.bind_address, m.options.port, threads, m.options,
-                           std::make_shared<HttpHandler>(&m, false), &m.endpoint, &port_);
+  Status s;
+  const int cap = m.options.max_connections;
+  if (m.options.tls) {
+    // TLS: the proxy owns the public port and the limits; Pistache listens on loopback only.
+    m.tls = std::make_unique<TlsContext>(*m.options.tls, m.options.tls_poll);
+    s = m.tls->Start();
+    uint16_t backend_port = 0;
+    if (s.ok()) {
+      s = StartEndpoint("127.0.0.1", 0, threads, m.options,
+                        std::make_shared<HttpHandler>(&m, kApiEndpoint, cap + 16), &m.endpoint,
+                        &backend_port);
+    }
+    if (s.ok()) {
+      TlsProxyOptions po;
+      po.bind_address = m.options.bind_address;
+      po.port = m.options.port;
+      po.backend_port = backend_port;
+      po.max_connections = cap;
+      po.handshake_timeout = m.options.header_timeout;
+      po.idle_timeout = m.options.idle_timeout;
+      m.proxy = std::make_unique<TlsProxy>(po, m.tls.get());
+      s = m.proxy->Start();
+      port_ = m.proxy->port();
+    }
+  } else {
+    s = StartEndpoint(m.options.bind_address, m.options.port, threads, m.options,
+                      std::make_shared<HttpHandler>(&m, kApiEndpoint, cap), &m.endpoint, &port_);
+  }
   if (s.ok() && m.options.debug_port) {
-    s = StartEndpoint("127.0.0.1", *m.options.debug_port, 1, m.options,
-                      std::make_shared<HttpHandler>(&m, true), &m.debug_endpoint, &debug_port_);
+    s = StartEndpoint(m.options.debug_bind_address, *m.options.debug_port, 1, m.options,
+                      std::make_shared<HttpHandler>(&m, kDebugEndpoint, 64), &m.debug_endpoint,
+                      &debug_port_);
+  }
+  if (s.ok() && m.options.health_port) {
+    s = StartEndpoint(m.options.health_bind_address, *m.options.health_port, 1, m.options,
+                      std::make_shared<HttpHandler>(&m, kHealthEndpoint, 64), &m.health_endpoint,
+                      &health_port_);
   }
   if (!s.ok()) {
     Shutdown();
     return s;
   }
+  {
+    std::lock_guard lock(m.hooks_mu);
+    m.scrape_hooks.push_back([&m] {
+      int64_t over = m.refused_over_limit.load();
+      int open = m.open_connections[kApiEndpoint].load();
+      if (m.proxy) {
+        TlsProxy::Stats ps = m.proxy->stats();
+        over += ps.over_limit;
+        open = static_cast<int>(ps.open);
+        CatchUp(m.metrics.connections_closed["tls_handshake"], ps.handshake_failures);
+        CatchUp(m.metrics.connections_closed["timeout"], ps.timed_out);
+      }
+      CatchUp(m.metrics.connections_closed["over_limit"], over);
+      m.metrics.connections->Set(open);
+    });
+  }
   LOG(INFO) << "serving the extender on " << m.options.bind_address << ":" << port_
+            << (m.proxy ? " (TLS" + std::string(m.options.tls->client_ca_file.empty()
+                                                    ? ")"
+                                                    : ", client certificates required)")
+                        : " (plain HTTP)")
             << (m.options.url_prefix.empty() ? "" : " under " + m.options.url_prefix)
-            << (m.debug_endpoint ? ", explain view on 127.0.0.1:" + std::to_string(debug_port_)
-                                 : "");
+            << (m.debug_endpoint ? ", explain view on " + m.options.debug_bind_address + ":" +
+                                       std::to_string(debug_port_)
+                                 : "")
+            << (m.health_endpoint ? ", probes on " + m.options.health_bind_address + ":" +
+                                        std::to_string(health_port_)
+                                  : "");
   return Status::Ok();
 }
+
+int Server::tls_reloads() const { return impl_->tls ? impl_->tls->reloads() : 0; }
 
 void Server::PokeBindTimer() { impl_->PokeTimer(); }
 
@@ -1010,7 +1172,18 @@ void Server::Shutdown() {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   if (m.debug_endpoint) m.debug_endpoint->shutdown();
+  if (m.health_endpoint) m.health_endpoint->shutdown();
   if (m.endpoint) m.endpoint->shutdown();
+  // The proxy relays what Pistache wrote before it stopped; Pistache's closed connections close
+  // the proxy's. Bounded, then the rest are cut.
+  if (m.proxy) {
+    auto relay_deadline = SteadyClock::now() + std::chrono::milliseconds(500);
+    while (m.proxy->stats().open > 0 && SteadyClock::now() < relay_deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    m.proxy->Stop();
+  }
+  if (m.tls) m.tls->Stop();
   LOG(INFO) << "extender stopped";
 }
 

@@ -19,6 +19,7 @@
 #include <string>
 
 #include "extender/cluster_view.h"
+#include "extender/tls_files.h"
 #include "extender/wire.h"
 #include "policy/engine.h"
 #include "policy/status.h"
@@ -46,9 +47,28 @@ struct ServerOptions {
   // Pistache reactor threads; 0: the number of CPUs, at least 2.
   int threads = 0;
   DecodeLimits limits;
-  // The explain view and the cluster view page on 127.0.0.1:<debug_port>; unset: off. 0 picks
-  // a free port.
+  // The explain view and the cluster view page on <debug_bind_address>:<debug_port>; unset:
+  // off. 0 picks a free port.
   std::optional<uint16_t> debug_port;
+  std::string debug_bind_address = "127.0.0.1";
+  // Probes only (/healthz, /livez, /readyz) on <health_bind_address>:<health_port>, plain HTTP;
+  // unset: off. 0 picks a free port.
+  std::optional<uint16_t> health_port;
+  std::string health_bind_address = "0.0.0.0";
+
+  // TLS on the extender port (extender/tls_proxy.h); unset: plain HTTP. The files are polled
+  // every tls_poll and reloaded when they change.
+  std::optional<TlsFiles> tls;
+  std::chrono::milliseconds tls_poll{1'000};
+
+  // Limits. Headers above max_header_bytes are answered 431; a connection beyond
+  // max_connections is closed at once; a request whose headers (TLS handshake included) or
+  // body do not arrive in time is dropped; an idle keep-alive connection is closed.
+  size_t max_header_bytes = 64 << 10;
+  int max_connections = 1024;
+  std::chrono::milliseconds header_timeout{10'000};
+  std::chrono::milliseconds body_timeout{30'000};
+  std::chrono::milliseconds idle_timeout{120'000};
   // Threads that create bindings through the BindFunc.
   int bind_threads = 2;
   // How long Shutdown waits for requests in flight and bindings being created.
@@ -74,6 +94,10 @@ class Server {
   // The bound ports (after Start).
   uint16_t port() const { return port_; }
   uint16_t debug_port() const { return debug_port_; }
+  uint16_t health_port() const { return health_port_; }
+
+  // Reloads of the TLS certificate since Start (0 without TLS).
+  int tls_reloads() const;
 
   // Readiness: /readyz answers 200 once `synced` returns true (the model has its initial
   // state) and Shutdown has not begun. Default: always synced. Thread-safe.
@@ -110,6 +134,7 @@ class Server {
   std::unique_ptr<Impl> impl_;
   uint16_t port_ = 0;
   uint16_t debug_port_ = 0;
+  uint16_t health_port_ = 0;
   std::atomic<bool> shutting_down_{false};
 };
 

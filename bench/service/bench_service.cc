@@ -21,6 +21,9 @@
 
 #include <glog/logging.h>
 #include <sys/resource.h>
+// SSLClient for --tls (the extender links OpenSSL).
+#define CPPHTTPLIB_OPENSSL_SUPPORT
+#include <httplib.h>
 #include <malloc.h>
 #include <time.h>
 
@@ -60,6 +63,7 @@ struct Config {
   std::vector<int> sizes = {100, 1000, 5000};
   std::vector<int> concurrency = {1, 8};
   double seconds = 2.0;  // per case (full mode at 5,000 nodes runs at least a few requests)
+  bool tls = false;      // --tls: plain HTTP against mutual TLS, see RunTlsMode
 };
 
 struct Result {
@@ -320,14 +324,113 @@ std::vector<int> ParseSizes(const std::string& list) {
 
 const char kUsage[] =
     "usage: mlsched-bench-service [--quick] [--seconds=S] [--sizes=N,N,...] [--config FILE]\n"
-    "                             [--pipeline-rules] [--out DIR]\n"
+    "                             [--pipeline-rules] [--out DIR] [--tls]\n"
     "  --quick           0.2 s per case, full Node bodies over HTTP at the smallest size only\n"
     "  --seconds=S       time per case (default 2)\n"
     "  --sizes=N,...     cluster sizes in nodes (default 100,1000,5000)\n"
     "  --config FILE     policy options YAML, as mlsched-extender --config (default: defaults)\n"
     "  --pipeline-rules  also prioritize a pipeline step and an ML function with the pipeline\n"
     "                    rules on vs off (issue 6)\n"
-    "  --out DIR         write bench_service.json and bench_service.csv there\n";
+    "  --out DIR         write bench_service.json and bench_service.csv there\n"
+    "  --tls             only: 5,000 names over plain HTTP vs mutual TLS (issue 8)\n";
+
+// ---- --tls: the cost of TLS (issue 8). One model of 5,000 nodes, two servers on it: plain
+// HTTP and mutual TLS (extender/tls_proxy.h, certificates made here with the openssl CLI).
+// Concurrency 1, keep-alive, 5,000 node names; each verb runs on plain and TLS back to back and
+// the p50 ratio TLS/plain is printed (a connection's handshake is paid once, by the warm-up).
+
+Result RunOne(const std::function<httplib::Result(const std::string&, const std::string&)>& post,
+              const std::string& path, const std::string& body, double seconds,
+              size_t min_requests) {
+  Result r;
+  r.concurrency = 1;
+  r.body_bytes = body.size();
+  post(path, body);  // warm-up: connects (and handshakes)
+  std::vector<double> lat;
+  auto start = Clock::now();
+  while (Clock::now() - start < std::chrono::duration<double>(seconds) ||
+         lat.size() < min_requests) {
+    auto t0 = Clock::now();
+    auto res = post(path, body);
+    auto t1 = Clock::now();
+    if (!res || res->status != 200) ++r.errors;
+    lat.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+  }
+  r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  r.requests = lat.size();
+  r.rps = static_cast<double>(r.requests) / r.seconds;
+  r.p50_us = Percentile(lat, 0.50);
+  r.p99_us = Percentile(lat, 0.99);
+  r.p999_us = Percentile(lat, 0.999);
+  return r;
+}
+
+int RunTlsMode(const Config& cfg) {
+  const int n = 5000;
+  char tmpl[] = "/tmp/mlsched-bench-tls-XXXXXX";
+  CHECK(mkdtemp(tmpl)) << "mkdtemp";
+  const std::string dir = tmpl;
+  const std::string ec = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
+  const std::string pki =
+      "( cd " + dir + " && openssl req -x509 " + ec + " -keyout ca.key -out ca.pem -days 1 " +
+      "-subj /CN=bench-ca && printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext && " +
+      "openssl req " + ec + " -keyout server.key -out server.csr -subj /CN=mlsched && " +
+      "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -set_serial 1 -out server.pem " +
+      "-days 1 -extfile san.ext && openssl req " + ec + " -keyout client.key -out client.csr " +
+      "-subj /CN=kube-scheduler && openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key " +
+      "-set_serial 2 -out client.pem -days 1 ) >/dev/null 2>&1";
+  CHECK(std::system(pki.c_str()) == 0) << "openssl could not make the bench certificates";
+
+  policy::Engine engine{policy::Options()};
+  FillModel(engine, n, extender::SystemClockMs());
+  auto make = [&](bool tls) {
+    extender::ServerOptions o;
+    o.port = 0;
+    o.threads = 2;
+    o.empty_route = true;
+    if (tls) o.tls = extender::TlsFiles{dir + "/server.pem", dir + "/server.key", dir + "/ca.pem"};
+    auto s = std::make_unique<extender::Server>(o, &engine,
+                                                [](const policy::PodBinding&) { return Status::Ok(); });
+    Status st = s->Start();
+    CHECK(st.ok()) << st.message();
+    return s;
+  };
+  auto plain_server = make(false);
+  auto tls_server = make(true);
+  httplib::Client plain("127.0.0.1", plain_server->port());
+  httplib::SSLClient tls("127.0.0.1", tls_server->port(), dir + "/client.pem", dir + "/client.key");
+  tls.set_ca_cert_path(dir + "/ca.pem");
+  tls.enable_server_certificate_verification(true);
+  plain.set_keep_alive(true);
+  tls.set_keep_alive(true);
+  plain.set_tcp_nodelay(true);  // as Go's net/http client (the scheduler) does
+  tls.set_tcp_nodelay(true);
+  plain.set_read_timeout(60, 0);
+  tls.set_read_timeout(60, 0);
+
+  const std::string body = NamesBody(PodKind::kGpu, n);
+  const size_t min_requests = cfg.quick ? 3 : 50;
+  std::printf("# --tls: %d node names (%zu-byte body), concurrency 1, keep-alive, %.1f s per case\n",
+              n, body.size(), cfg.seconds);
+  std::printf("%-10s %12s %12s %12s %12s %9s\n", "verb", "plain_p50us", "tls_p50us",
+              "plain_p99us", "tls_p99us", "tls/plain");
+  size_t errors = 0;
+  for (const std::string verb : {"empty", "filter", "prioritize"}) {
+    Result a = RunOne([&](auto& p, auto& b) { return plain.Post(p, b, "application/json"); },
+                      "/" + verb, body, cfg.seconds, min_requests);
+    Result t = RunOne([&](auto& p, auto& b) { return tls.Post(p, b, "application/json"); },
+                      "/" + verb, body, cfg.seconds, min_requests);
+    errors += a.errors + t.errors;
+    std::printf("%-10s %12.1f %12.1f %12.1f %12.1f %9.2f%s\n",
+                verb == "empty" ? "baseline" : verb.c_str(), a.p50_us, t.p50_us, a.p99_us,
+                t.p99_us, t.p50_us / a.p50_us, a.errors + t.errors ? " ERRORS" : "");
+    std::fflush(stdout);
+  }
+  tls_server->Shutdown();
+  plain_server->Shutdown();
+  std::system(("rm -rf " + dir).c_str());
+  return errors == 0 ? 0 : 1;
+}
 
 int Main(int argc, char** argv) {
   Config cfg;
@@ -354,6 +457,8 @@ int Main(int argc, char** argv) {
       cfg.quick = true;
     } else if (a == "--pipeline-rules") {
       cfg.pipeline_rules = true;
+    } else if (a == "--tls") {
+      cfg.tls = true;
     } else if (value("--out", &cfg.out) || value("--config", &cfg.config_file)) {
     } else if (value("--seconds", &v)) {
       char* end = nullptr;
@@ -376,6 +481,7 @@ int Main(int argc, char** argv) {
     }
   }
   if (cfg.quick && !seconds_given) cfg.seconds = 0.2;
+  if (cfg.tls) return RunTlsMode(cfg);
 
   policy::Options options;
   if (!cfg.config_file.empty()) {

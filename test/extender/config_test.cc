@@ -168,3 +168,103 @@ gangTimeout: 1s
 
 }  // namespace
 }  // namespace mlsched::extender
+
+namespace mlsched::extender {
+namespace {
+
+TEST_CASE("security and limit flags") {
+  Flags f;
+  auto errors = Parse({"--tls-cert-file=/c.pem", "--tls-private-key-file", "/k.pem",
+                       "--client-ca-file=/ca.pem", "--insecure-serving", "--debug-port=9000",
+                       "--debug-bind-address=::1", "--health-port=9001",
+                       "--health-bind-address=10.0.0.1", "--max-header-bytes=8Ki",
+                       "--max-connections=77", "--header-timeout=3s", "--body-timeout=1m",
+                       "--idle-timeout=150s"},
+                      &f);
+  CHECK(errors.empty());
+  CHECK(f.tls_cert_file == "/c.pem");
+  CHECK(f.tls_private_key_file == "/k.pem");
+  CHECK(f.client_ca_file == "/ca.pem");
+  CHECK(f.insecure_serving);
+  CHECK(f.debug_bind_address == "::1");
+  CHECK(f.health_port == 9001);
+  CHECK(f.health_bind_address == "10.0.0.1");
+  CHECK(f.max_header_bytes == 8 << 10);
+  CHECK(f.max_connections == 77);
+  CHECK(f.header_timeout_ms == 3'000);
+  CHECK(f.body_timeout_ms == 60'000);
+  CHECK(f.idle_timeout_ms == 150'000);
+
+  Flags d;
+  REQUIRE(Parse({}, &d).empty());
+  CHECK_FALSE(d.insecure_serving);
+  CHECK(d.debug_bind_address == "127.0.0.1");
+  CHECK_FALSE(d.health_port);
+  CHECK(d.max_connections == 1024);
+  CHECK(d.max_header_bytes == 64 << 10);
+  CHECK(d.header_timeout_ms == 10'000);
+  CHECK(d.idle_timeout_ms == 120'000);
+
+  Flags b;
+  CHECK(Parse({"--insecure-serving=false"}, &b).empty());
+  CHECK_FALSE(b.insecure_serving);
+  CHECK(Contains(Parse({"--insecure-serving=maybe"}, &b), "wants true or false"));
+}
+
+TEST_CASE("security flag errors are listed") {
+  Flags f;
+  auto errors = Parse({"--tls-cert-file=/c.pem", "--max-connections=0", "--max-header-bytes=10",
+                       "--header-timeout=1ms", "--idle-timeout=forever", "--health-port=8888"},
+                      &f);
+  CHECK(Contains(errors, "--tls-cert-file and --tls-private-key-file go together"));
+  CHECK(Contains(errors, "--max-connections wants an integer in 1..1000000"));
+  CHECK(Contains(errors, "--max-header-bytes wants a byte count of at least 1024"));
+  CHECK(Contains(errors, "--header-timeout wants a duration of at least 100ms"));
+  CHECK(Contains(errors, "--idle-timeout wants a duration"));
+  CHECK(Contains(errors, "--health-port must differ"));
+  CHECK(errors.size() == 6);
+  Flags g;
+  CHECK(Contains(Parse({"--client-ca-file=/ca.pem"}, &g), "--client-ca-file needs --tls-cert-file"));
+}
+
+TEST_CASE("loopback addresses") {
+  for (const char* a : {"127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost"}) {
+    INFO(a);
+    CHECK(IsLoopbackAddress(a));
+  }
+  for (const char* a : {"0.0.0.0", "::", "10.0.0.1", "128.0.0.1", "example.com", "", "::ffff:127.0.0.1"}) {
+    INFO(a);
+    CHECK_FALSE(IsLoopbackAddress(a));
+  }
+}
+
+TEST_CASE("the serving guard: plain HTTP beyond loopback needs --insecure-serving") {
+  std::vector<std::string> warnings;
+  Flags f;
+  CHECK(CheckServingSecurity(f, &warnings) == "");  // defaults: loopback
+  CHECK(warnings.empty());
+  f.bind_address = "0.0.0.0";
+  std::string e = CheckServingSecurity(f, &warnings);
+  CHECK(e.find("refusing to serve plain HTTP beyond loopback") != std::string::npos);
+  CHECK(e.find("--insecure-serving") != std::string::npos);
+  f.insecure_serving = true;
+  CHECK(CheckServingSecurity(f, &warnings) == "");
+  REQUIRE(warnings.size() == 1);
+  CHECK(warnings[0].find("--bind-address=0.0.0.0") != std::string::npos);
+  // TLS needs no flag, whatever the address.
+  Flags t;
+  t.bind_address = "0.0.0.0";
+  t.tls_cert_file = "/c";
+  t.tls_private_key_file = "/k";
+  warnings.clear();
+  CHECK(CheckServingSecurity(t, &warnings) == "");
+  CHECK(warnings.empty());
+  // The explain view is plain HTTP always; off by default, loopback unless allowed.
+  t.debug_port = 0;
+  t.debug_bind_address = "0.0.0.0";
+  CHECK(CheckServingSecurity(t, &warnings).find("--debug-bind-address=0.0.0.0") !=
+        std::string::npos);
+}
+
+}  // namespace
+}  // namespace mlsched::extender
