@@ -249,7 +249,11 @@ TEST_CASE("fragmentation: the engine learns the mix and keeps GPUs from being st
   };
   Scores s;
   std::vector<ScoreExplanation> before, after;
-  run(Options{}, &s, &before, &after);
+  // A weight that lets the rule decide this two-node case on its own (the default is set by
+  // the placement simulations, where it shares the call with the stock scores).
+  Options on;
+  on.weights.gpu_fragmentation = 6;
+  run(on, &s, &before, &after);
   REQUIRE(before.size() == 2);
   REQUIRE(after.size() == 2);
   REQUIRE(s.size() == 2);
