@@ -28,6 +28,9 @@ constexpr int64_t kMiB = 1024 * 1024;
 // never make a shape look as if it fitted where it does not.
 int64_t CeilMiB(int64_t bytes) { return bytes > 0 ? (bytes + kMiB - 1) / kMiB : 0; }
 
+// Nearest integer, inline (std::llround is a libm call, and this runs once per node).
+int64_t RoundToInt(float v) { return static_cast<int64_t>(v < 0 ? v - 0.5f : v + 0.5f); }
+
 }  // namespace
 
 // ---- FragmentationProfile ----
@@ -87,8 +90,9 @@ FragmentationProfile::Free FragmentationProfile::FreeOf(int64_t milli_cpu, int64
                                                         int64_t gpus) {
   // Negative (overcommitted) amounts are none; floats hold these integers exactly up to 2^24
   // (16,000 cores, 16 TiB), and a larger node is no less free for being rounded.
-  auto f = [](int64_t v) { return static_cast<float>(std::max<int64_t>(v, 0)); };
-  return {f(milli_cpu), f(memory >= 0 ? memory / kMiB : 0), f(gpus)};
+  return {static_cast<float>(std::max<int64_t>(milli_cpu, 0)),
+          static_cast<float>(std::max<int64_t>(memory, 0) >> 20),  // whole MiB, rounded down
+          static_cast<float>(std::max<int64_t>(gpus, 0))};
 }
 
 template <size_t kN>
@@ -135,7 +139,7 @@ int64_t FragmentationProfile::ExpectedFragment(int64_t free_milli_cpu, int64_t f
   const Free f = FreeOf(free_milli_cpu, free_memory, free_gpus);
   float usable = 0, unused = 0;
   Usable(f, f, &usable, &unused);
-  return std::llround(f.gpus * total_weight_ - usable);
+  return RoundToInt(f.gpus * total_weight_ - usable);
 }
 
 int64_t FragmentationProfile::Growth(int64_t free_milli_cpu, int64_t free_memory,
@@ -148,7 +152,7 @@ int64_t FragmentationProfile::Growth(int64_t free_milli_cpu, int64_t free_memory
   Usable(before, after, &usable_before, &usable_after);
   const float fragment_before = before.gpus * total_weight_ - usable_before;
   const float fragment_after = after.gpus * total_weight_ - usable_after;
-  return std::llround(fragment_after - fragment_before);
+  return RoundToInt(fragment_after - fragment_before);
 }
 
 // ---- The rule ----
