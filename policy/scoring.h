@@ -250,7 +250,8 @@ class PodScorer {
   // Largest GPU count of any node (the best-fit scale); default 8.
   void SetMaxNodeGpus(int64_t gpus) { max_node_gpus_ = gpus > 0 ? gpus : 1; }
   // The workload's shapes (policy/fragmentation.h): enables gpu_fragmentation once the
-  // profile is not empty (never with Options::gpu_spread, which leaves GPUs free on purpose). Not owned; must outlive the scorer and stay unchanged meanwhile.
+  // profile is not empty (never with Options::gpu_spread, which leaves GPUs free on purpose).
+  // Not owned; must outlive the scorer and stay unchanged meanwhile.
   void SetFragmentationProfile(const FragmentationProfile* profile) { fragmentation_ = profile; }
 
   // Per-rule scores of one candidate. No allocation.
