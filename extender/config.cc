@@ -410,6 +410,7 @@ std::vector<std::string> ParsePolicyOptions(std::string_view yaml, std::string_v
       {"gangPlan", [&](auto& n, auto& k) { get_int(n, k, &w.gang_plan); }},
       {"topology", [&](auto& n, auto& k) { get_int(n, k, &w.topology); }},
       {"gpuFit", [&](auto& n, auto& k) { get_int(n, k, &w.gpu_fit); }},
+      {"gpuFragmentation", [&](auto& n, auto& k) { get_int(n, k, &w.gpu_fragmentation); }},
       {"cpuOffGpu", [&](auto& n, auto& k) { get_int(n, k, &w.cpu_off_gpu); }},
       {"imageLocality", [&](auto& n, auto& k) { get_int(n, k, &w.image_locality); }},
       {"pipelineLocality", [&](auto& n, auto& k) { get_int(n, k, &w.pipeline_locality); }},
@@ -435,6 +436,10 @@ std::vector<std::string> ParsePolicyOptions(std::string_view yaml, std::string_v
       {"gangTimeout", [&](auto& n, auto& k) { get_duration(n, k, &out->gang_timeout_ms); }},
       {"gpuSpread", [&](auto& n, auto& k) { get_bool(n, k, &out->gpu_spread); }},
       {"cpuOffGpuFilter", [&](auto& n, auto& k) { get_bool(n, k, &out->cpu_off_gpu_filter); }},
+      {"fragmentationShapes",
+       [&](auto& n, auto& k) { get_int(n, k, &out->fragmentation_shapes); }},
+      {"fragmentationHalfLife",
+       [&](auto& n, auto& k) { get_int(n, k, &out->fragmentation_half_life); }},
       {"pipelineTTL", [&](auto& n, auto& k) { get_duration(n, k, &out->pipeline_ttl_ms); }},
       {"dataLocalityRackLevel",
        [&](auto& n, auto& k) { get_string(n, k, &out->data_locality_rack_level); }},
@@ -453,8 +458,8 @@ std::vector<std::string> ParsePolicyOptions(std::string_view yaml, std::string_v
            auto it = weights.find(name);
            if (it == weights.end()) {
              err(k + "." + name, "unknown score rule (known: leastAllocated, gangPlan, topology, "
-                                 "gpuFit, cpuOffGpu, imageLocality, pipelineLocality, "
-                                 "functionWarm)");
+                                 "gpuFit, gpuFragmentation, cpuOffGpu, imageLocality, "
+                                 "pipelineLocality, functionWarm)");
              continue;
            }
            it->second(kv.second, k + "." + name);

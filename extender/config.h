@@ -72,8 +72,9 @@ bool ParseDurationMs(std::string_view s, int64_t* ms);
 
 // Loads policy options from YAML text: every field of policy::Options, keys in camelCase
 // (topologyLevels, nvlinkLabel, gpuResources, barrierTimeout, gangTimeout, gpuSpread,
-// cpuOffGpuFilter, weights.{leastAllocated, gangPlan, topology, gpuFit, cpuOffGpu,
-// imageLocality, pipelineLocality, functionWarm}, pipelineTTL, dataLocalityRackLevel,
+// cpuOffGpuFilter, fragmentationShapes, fragmentationHalfLife, weights.{leastAllocated,
+// gangPlan, topology, gpuFit, gpuFragmentation, cpuOffGpu, imageLocality, pipelineLocality,
+// functionWarm}, pipelineTTL, dataLocalityRackLevel,
 // dataLocalityZoneLevel, functionWarm, schedulerNames),
 // durations as Go durations; optional `apiVersion: mlsched.io/v1alpha1` and
 // `kind: PolicyOptions`. Fields not given keep their defaults. Unknown keys and wrong types are

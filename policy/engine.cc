@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "policy/cluster_model.h"
+#include "policy/fragmentation.h"
 #include "policy/gang.h"
 #include "policy/pipeline.h"
 #include "policy/scoring.h"
@@ -19,9 +20,14 @@ Engine::Engine(Options options)
     : options_(std::move(options)),
       model_(std::make_unique<ClusterModel>(options_.gpu_resources)),
       gangs_(std::make_unique<GangBook>(*model_, options_)),
-      pipelines_(std::make_unique<PipelineHistory>(options_)) {
-  model_->AddPodListener(
-      [this](const PodEntry* before, const PodEntry* after) { gangs_->OnPod(before, after); });
+      pipelines_(std::make_unique<PipelineHistory>(options_)),
+      mix_(std::make_unique<WorkloadMix>(options_.fragmentation_shapes,
+                                         options_.fragmentation_half_life)) {
+  model_->AddPodListener([this](const PodEntry* before, const PodEntry* after) {
+    gangs_->OnPod(before, after);
+    // Each pod's shape once, when the model first learns of it (under the writer lock).
+    if (!before && after) mix_->Observe(ViewOf(after->pod.requests, options_.gpu_resources));
+  });
 }
 
 Engine::~Engine() = default;
@@ -360,6 +366,7 @@ void Engine::ScoreEach(const Pod& pod, const std::vector<Candidate>& nodes, Time
   std::shared_ptr<const NodeStatusIndex> status = CurrentStatusIndex(now);
   PodScorer scorer(options_, *topology, status->images, pod);
   scorer.SetMaxNodeGpus(status->max_node_gpus);
+  scorer.SetFragmentationProfile(&mix_->profile());
 
   // A gang member: its plan, and where the rest of its gang already is.
   const std::string planned = gangs_->PlannedNode(pod);

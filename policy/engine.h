@@ -28,6 +28,7 @@ class GangBook;
 class Topology;
 class ImageIndex;
 class PipelineHistory;
+class WorkloadMix;
 
 // A node offered to a verb. In nodeCacheCapable mode only `name` is set and the model's node
 // is used; with full Node objects `node` points at the decoded request object, which then
@@ -281,6 +282,7 @@ class Engine {
   std::unique_ptr<ClusterModel> model_;
   std::unique_ptr<GangBook> gangs_;
   std::unique_ptr<PipelineHistory> pipelines_;
+  std::unique_ptr<WorkloadMix> mix_;  // GPU pod shapes seen arriving (gpu_fragmentation)
   mutable std::mutex names_mu_;
   mutable std::shared_ptr<const ResolvedNames> resolved_;
   mutable std::mutex topology_mu_;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cassert>
 
+#include "policy/fragmentation.h"
+
 namespace mlsched::policy {
 namespace {
 
@@ -34,6 +36,8 @@ std::string_view RuleName(Rule rule) {
       return "topology";
     case Rule::kGpuFit:
       return "gpu_fit";
+    case Rule::kGpuFragmentation:
+      return "gpu_fragmentation";
     case Rule::kCpuOffGpu:
       return "cpu_off_gpu";
     case Rule::kImageLocality:
@@ -49,7 +53,8 @@ std::string_view RuleName(Rule rule) {
 // The ScoreWeights field of each rule, in Rule order: one table for RuleWeight and the combiner.
 constexpr int ScoreWeights::*kWeightFields[kNumRules] = {
     &ScoreWeights::least_allocated,   &ScoreWeights::gang_plan,     &ScoreWeights::topology,
-    &ScoreWeights::gpu_fit,           &ScoreWeights::cpu_off_gpu,   &ScoreWeights::image_locality,
+    &ScoreWeights::gpu_fit,           &ScoreWeights::gpu_fragmentation,
+    &ScoreWeights::cpu_off_gpu,       &ScoreWeights::image_locality,
     &ScoreWeights::pipeline_locality, &ScoreWeights::function_warm,
 };
 
@@ -424,6 +429,12 @@ RuleScores PodScorer::ScoreNode(uint32_t node, const NodeLoad& load) const {
   }
   if (on(Rule::kGpuFit)) {
     at(Rule::kGpuFit) = GpuFitScore(pod_.gpus, load, options_.gpu_spread, max_node_gpus_);
+  }
+  // why: gpu_spread leaves GPUs free on every node on purpose (inference fleets); measuring that
+  // as fragmentation would fight the operator's choice.
+  if (fragmentation_ != nullptr && !fragmentation_->empty() && !options_.gpu_spread &&
+      on(Rule::kGpuFragmentation)) {
+    at(Rule::kGpuFragmentation) = GpuFragmentationScore(pod_, load, *fragmentation_);
   }
   if (on(Rule::kCpuOffGpu)) at(Rule::kCpuOffGpu) = CpuOffGpuScore(pod_.gpus, load.allocatable.gpus);
   if (!pod_images_.empty() && on(Rule::kImageLocality)) {

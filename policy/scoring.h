@@ -29,6 +29,8 @@
 
 namespace mlsched::policy {
 
+class FragmentationProfile;
+
 inline constexpr int kMaxRuleScore = 100;
 inline constexpr int64_t kMaxExtenderScore = 10;
 // A rule that does not apply to this pod (a CPU-only pod and GPU best-fit, a pod that is not a
@@ -40,12 +42,13 @@ enum class Rule : uint8_t {
   kGangPlan,
   kTopology,
   kGpuFit,
+  kGpuFragmentation,
   kCpuOffGpu,
   kImageLocality,
   kPipelineLocality,
   kFunctionWarm,
 };
-inline constexpr size_t kNumRules = 8;
+inline constexpr size_t kNumRules = 9;
 
 // Stable rule names for the explain view and metrics: the ScoreWeights field names.
 std::string_view RuleName(Rule rule);
@@ -86,6 +89,9 @@ int LeastAllocatedScore(const ResourceView& pod, const NodeLoad& node);
 // free GPUs scores 0). With `spread` (Options::gpu_spread) the order flips: the larger the
 // share of the node's GPUs left free, the higher. kNotApplicable for CPU-only pods.
 int GpuFitScore(int64_t pod_gpus, const NodeLoad& node, bool spread, int64_t max_node_gpus);
+
+// GPU fragmentation (the least growth of GPUs stranded for the workload's pod shapes) is
+// GpuFragmentationScore in policy/fragmentation.h.
 
 // CPU-only pods away from GPU nodes: 100 on a node without GPUs, 0 on a GPU node.
 // kNotApplicable for pods that request GPUs.
@@ -243,6 +249,10 @@ class PodScorer {
   void SetFunctionWarmth(std::vector<std::pair<uint32_t, int64_t>> warm, TimeMs now);
   // Largest GPU count of any node (the best-fit scale); default 8.
   void SetMaxNodeGpus(int64_t gpus) { max_node_gpus_ = gpus > 0 ? gpus : 1; }
+  // The workload's shapes (policy/fragmentation.h): enables gpu_fragmentation once the
+  // profile is not empty (never with Options::gpu_spread, which leaves GPUs free on purpose).
+  // Not owned; must outlive the scorer and stay unchanged meanwhile.
+  void SetFragmentationProfile(const FragmentationProfile* profile) { fragmentation_ = profile; }
 
   // Per-rule scores of one candidate. No allocation.
   RuleScores ScoreNode(uint32_t node, const NodeLoad& load) const;
@@ -259,6 +269,7 @@ class PodScorer {
   ResourceView pod_;
   ImageIndex::PodImages pod_images_;
   int64_t max_node_gpus_ = 8;
+  const FragmentationProfile* fragmentation_ = nullptr;
   Anchors topology_anchors_;
   ClosenessTable closeness_;
   uint32_t planned_node_ = kNoDomain;

@@ -96,11 +96,14 @@ barrierTimeout: 25s
 gangTimeout: 5m
 gpuSpread: true
 cpuOffGpuFilter: true
+fragmentationShapes: 8
+fragmentationHalfLife: 500
 weights:
   leastAllocated: 2
   gangPlan: 20
   topology: 5
   gpuFit: 6
+  gpuFragmentation: 11
   cpuOffGpu: 7
   imageLocality: 0
   pipelineLocality: 8
@@ -126,6 +129,9 @@ schedulerNames: [mlsched, default-scheduler]
   CHECK(o.weights.gang_plan == 20);
   CHECK(o.weights.topology == 5);
   CHECK(o.weights.gpu_fit == 6);
+  CHECK(o.weights.gpu_fragmentation == 11);
+  CHECK(o.fragmentation_shapes == 8);
+  CHECK(o.fragmentation_half_life == 500);
   CHECK(o.weights.cpu_off_gpu == 7);
   CHECK(o.weights.image_locality == 0);
   CHECK(o.weights.pipeline_locality == 8);

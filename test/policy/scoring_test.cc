@@ -359,7 +359,9 @@ TEST_CASE("scoring: function warmth") {
 }
 
 TEST_CASE("scoring: combiner is a weighted mean of applicable rules on 0..10") {
-  ScoreWeights w;  // least 1, plan 10, topology 3, gpu 4, cpu_off 3, image 1, pipe 4, func 3
+  // least 1, plan 10, topology 3, gpu 4 (set here), cpu_off 3, image 1, pipe 4, func 3
+  ScoreWeights w;
+  w.gpu_fit = 4;
   RuleScores all_na;
   all_na.fill(kNA);
   struct Case {
@@ -369,14 +371,14 @@ TEST_CASE("scoring: combiner is a weighted mean of applicable rules on 0..10") {
     int64_t want;
   } cases[] = {
       {"nothing applies", w, all_na, 0},
-      {"one rule at 100", w, {100, kNA, kNA, kNA, kNA, kNA, kNA, kNA}, 10},
-      {"one rule at 44 rounds down", w, {44, kNA, kNA, kNA, kNA, kNA, kNA, kNA}, 4},
-      {"one rule at 45 rounds up", w, {45, kNA, kNA, kNA, kNA, kNA, kNA, kNA}, 5},
+      {"one rule at 100", w, {100, kNA, kNA, kNA, kNA, kNA, kNA, kNA, kNA}, 10},
+      {"one rule at 44 rounds down", w, {44, kNA, kNA, kNA, kNA, kNA, kNA, kNA, kNA}, 4},
+      {"one rule at 45 rounds up", w, {45, kNA, kNA, kNA, kNA, kNA, kNA, kNA, kNA}, 5},
       // (1*0 + 4*100) / 5 = 80
-      {"weights count", w, {0, kNA, kNA, 100, kNA, kNA, kNA, kNA}, 8},
+      {"weights count", w, {0, kNA, kNA, 100, kNA, kNA, kNA, kNA, kNA}, 8},
       // cpu_off 0 with weight 3 and least 100 with weight 1: 25
-      {"CPU pod on a GPU node", w, {100, kNA, kNA, kNA, 0, kNA, kNA, kNA}, 3},
-      {"out of range scores clamp", w, {250, kNA, kNA, kNA, kNA, kNA, kNA, kNA}, 10},
+      {"CPU pod on a GPU node", w, {100, kNA, kNA, kNA, kNA, 0, kNA, kNA, kNA}, 3},
+      {"out of range scores clamp", w, {250, kNA, kNA, kNA, kNA, kNA, kNA, kNA, kNA}, 10},
   };
   for (const Case& c : cases) {
     CAPTURE(c.name);
@@ -384,9 +386,9 @@ TEST_CASE("scoring: combiner is a weighted mean of applicable rules on 0..10") {
   }
   ScoreWeights off = w;
   off.gpu_fit = 0;
-  CHECK(CombineScores(off, {0, kNA, kNA, 100, kNA, kNA, kNA, kNA}) == 0);  // weight 0: off
+  CHECK(CombineScores(off, {0, kNA, kNA, 100, kNA, kNA, kNA, kNA, kNA}) == 0);  // weight 0: off
 
-  ScoreExplanation e = ExplainScores("n1", w, {60, kNA, kNA, 100, kNA, kNA, kNA, kNA});
+  ScoreExplanation e = ExplainScores("n1", w, {60, kNA, kNA, 100, kNA, kNA, kNA, kNA, kNA});
   CHECK(e.node == "n1");
   REQUIRE(e.rules.size() == 2);
   CHECK(e.rules[0].rule == "least_allocated");
