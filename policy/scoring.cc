@@ -413,6 +413,40 @@ void PodScorer::SetFunctionWarmth(std::vector<std::pair<uint32_t, int64_t>> warm
   warm_ = std::move(warm);
 }
 
+PodScorer::LoadScores PodScorer::ScoreLoad(const NodeLoad& load) const {
+  auto on = [this](Rule r) { return RuleWeight(options_.weights, r) > 0; };
+  LoadScores s;
+  if (on(Rule::kLeastAllocated)) s.least_allocated = LeastAllocatedScore(pod_, load);
+  if (on(Rule::kGpuFit)) {
+    s.gpu_fit = GpuFitScore(pod_.gpus, load, options_.gpu_spread, max_node_gpus_);
+  }
+  // why: gpu_spread leaves GPUs free on every node on purpose (inference fleets); measuring that
+  // as fragmentation would fight the operator's choice.
+  if (fragmentation_ != nullptr && !fragmentation_->empty() && !options_.gpu_spread &&
+      on(Rule::kGpuFragmentation)) {
+    s.gpu_fragmentation = GpuFragmentationScore(pod_, load, *fragmentation_);
+  }
+  if (on(Rule::kCpuOffGpu)) s.cpu_off_gpu = CpuOffGpuScore(pod_.gpus, load.allocatable.gpus);
+  return s;
+}
+
+const PodScorer::LoadScores& PodScorer::MemoScoreLoad(const NodeLoad& load) const {
+  if (load_memo_.empty()) load_memo_.resize(kLoadMemoSize);
+  // A multiply-xor mix of the six integers; the top bits pick the slot.
+  uint64_t h = 0x9E3779B97F4A7C15ULL;
+  for (int64_t v : {load.allocatable.milli_cpu, load.allocatable.memory, load.allocatable.gpus,
+                    load.used.milli_cpu, load.used.memory, load.used.gpus}) {
+    h = (h ^ static_cast<uint64_t>(v)) * 0xBF58476D1CE4E5B9ULL;
+  }
+  LoadMemo& m = load_memo_[(h >> 32) & (kLoadMemoSize - 1)];
+  if (!m.filled || !(m.load.allocatable == load.allocatable) || !(m.load.used == load.used)) {
+    m.load = load;
+    m.scores = ScoreLoad(load);
+    m.filled = true;
+  }
+  return m.scores;
+}
+
 RuleScores PodScorer::ScoreNode(uint32_t node, const NodeLoad& load) const {
   RuleScores s;
   s.fill(kNotApplicable);
@@ -420,23 +454,17 @@ RuleScores PodScorer::ScoreNode(uint32_t node, const NodeLoad& load) const {
   // rules off in the options makes prioritize cheaper, not just different.
   auto on = [this](Rule r) { return RuleWeight(options_.weights, r) > 0; };
   auto at = [&s](Rule r) -> int& { return s[static_cast<size_t>(r)]; };
-  if (on(Rule::kLeastAllocated)) at(Rule::kLeastAllocated) = LeastAllocatedScore(pod_, load);
+  const LoadScores& by_load = MemoScoreLoad(load);
+  at(Rule::kLeastAllocated) = by_load.least_allocated;
+  at(Rule::kGpuFit) = by_load.gpu_fit;
+  at(Rule::kGpuFragmentation) = by_load.gpu_fragmentation;
+  at(Rule::kCpuOffGpu) = by_load.cpu_off_gpu;
   if (has_plan_ && on(Rule::kGangPlan)) {
     at(Rule::kGangPlan) = node == planned_node_ ? kMaxRuleScore : 0;
   }
   if (!topology_anchors_.empty() && on(Rule::kTopology)) {
     at(Rule::kTopology) = topology_anchors_.Score(topology_, closeness_, node);
   }
-  if (on(Rule::kGpuFit)) {
-    at(Rule::kGpuFit) = GpuFitScore(pod_.gpus, load, options_.gpu_spread, max_node_gpus_);
-  }
-  // why: gpu_spread leaves GPUs free on every node on purpose (inference fleets); measuring that
-  // as fragmentation would fight the operator's choice.
-  if (fragmentation_ != nullptr && !fragmentation_->empty() && !options_.gpu_spread &&
-      on(Rule::kGpuFragmentation)) {
-    at(Rule::kGpuFragmentation) = GpuFragmentationScore(pod_, load, *fragmentation_);
-  }
-  if (on(Rule::kCpuOffGpu)) at(Rule::kCpuOffGpu) = CpuOffGpuScore(pod_.gpus, load.allocatable.gpus);
   if (!pod_images_.empty() && on(Rule::kImageLocality)) {
     at(Rule::kImageLocality) = images_.Score(pod_images_, node);
   }

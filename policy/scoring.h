@@ -254,7 +254,8 @@ class PodScorer {
   // Not owned; must outlive the scorer and stay unchanged meanwhile.
   void SetFragmentationProfile(const FragmentationProfile* profile) { fragmentation_ = profile; }
 
-  // Per-rule scores of one candidate. No allocation.
+  // Per-rule scores of one candidate. Allocates once (the load table), on the first call.
+  // Not thread-safe: one scorer serves one call.
   RuleScores ScoreNode(uint32_t node, const NodeLoad& load) const;
   int64_t Combine(const RuleScores& scores) const {
     return CombineScores(options_.weights, scores);
@@ -263,6 +264,27 @@ class PodScorer {
   const ResourceView& pod_view() const { return pod_; }
 
  private:
+  // The rules that read nothing but the node's load (least_allocated, gpu_fit,
+  // gpu_fragmentation, cpu_off_gpu) score every node in the same state alike, and nodes share
+  // states (empty ones, full ones, the same hardware with the same pods): their scores are kept
+  // for the call in a small direct-mapped table keyed by the load. A miss costs a hash; a hit
+  // saves the rules, the fragmentation rule's shape mix above all.
+  struct LoadScores {
+    int least_allocated = kNotApplicable;
+    int gpu_fit = kNotApplicable;
+    int gpu_fragmentation = kNotApplicable;
+    int cpu_off_gpu = kNotApplicable;
+  };
+  struct LoadMemo {
+    NodeLoad load;
+    LoadScores scores;
+    bool filled = false;
+  };
+  static constexpr size_t kLoadMemoSize = 512;  // a power of two
+  LoadScores ScoreLoad(const NodeLoad& load) const;
+  const LoadScores& MemoScoreLoad(const NodeLoad& load) const;
+  mutable std::vector<LoadMemo> load_memo_;
+
   const Options& options_;
   const Topology& topology_;
   const ImageIndex& images_;

@@ -1,5 +1,7 @@
 #include "policy/scoring.h"
 
+#include "policy/fragmentation.h"
+
 #include <doctest/doctest.h>
 
 #include <random>
@@ -456,6 +458,39 @@ TEST_CASE("scoring: PodScorer ties the rules together") {
     std::vector<uint32_t> preds = {2};
     s.SetPipelinePredecessors(preds, 4);
     CHECK(s.ScoreNode(3, Load(1, 1, 0))[size_t(Rule::kPipelineLocality)] == kNA);
+  }
+}
+
+TEST_CASE("scoring: the per-call table of load scores changes no score") {
+  // One scorer sees thousands of loads, many repeated and many colliding in the table; every
+  // answer must equal a fresh scorer's, which has nothing in its table.
+  std::vector<Node> nodes = ClusterNodes();
+  Topology t = Topology::Build(Options{}, nodes);
+  ImageIndex images = ImageIndex::Build(nodes);
+  Options o;
+  const std::vector<FragmentationProfile::Shape> shapes = {
+      {8000, 64 * kGi, 1, 3}, {32000, 256 * kGi, 4, 2}, {64000, 512 * kGi, 8, 1}};
+  const FragmentationProfile profile =
+      FragmentationProfile::FromShapes(shapes.data(), shapes.size(), 16);
+  std::mt19937 rng(11);
+  for (int64_t pod_gpus : {0, 1, 4}) {
+    Pod pod;
+    pod.requests.milli_cpu = 4000;
+    pod.requests.memory = 16 * kGi;
+    if (pod_gpus > 0) pod.requests.SetScalar("nvidia.com/gpu", pod_gpus);
+    PodScorer shared(o, t, images, pod);
+    shared.SetFragmentationProfile(&profile);
+    for (int k = 0; k < 3000; ++k) {
+      const int64_t gpus = (rng() % 3) * 4;
+      NodeLoad load = Load(96000, 1024 * kGi, gpus, (rng() % 12) * 8000,
+                           static_cast<int64_t>(rng() % 12) * 64 * kGi,
+                           gpus > 0 ? static_cast<int64_t>(rng() % (gpus + 1)) : 0);
+      PodScorer fresh(o, t, images, pod);
+      fresh.SetFragmentationProfile(&profile);
+      const uint32_t node = static_cast<uint32_t>(rng() % nodes.size());
+      CAPTURE(k);
+      CHECK(shared.ScoreNode(node, load) == fresh.ScoreNode(node, load));
+    }
   }
 }
 
