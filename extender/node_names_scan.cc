@@ -135,6 +135,9 @@ std::optional<TrailingNodeNames> ScanTrailingNodeNames(std::string_view body) {
     if (p >= e || *p != ':') return std::nullopt;
     p = SkipSpace(p + 1, e);
     if (!KeyMatches(key, "nodenames")) {
+      // Full Node objects (nodeCacheCapable: false) are megabytes that the general parser
+      // reads anyway: do not walk them twice.
+      if (KeyMatches(key, "nodes") && (p >= e || *p != 'n')) return std::nullopt;
       if (!(p = SkipValue(p, e))) return std::nullopt;
       p = SkipSpace(p, e);
       if (p >= e || *p != ',') return std::nullopt;  // the object ends before a NodeNames member

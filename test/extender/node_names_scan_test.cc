@@ -89,6 +89,7 @@ TEST_CASE("the scanner leaves every unusual body to the general parser") {
       R"({"NodeNames":["a"])",                            // no closing brace
       R"({"Pod":"unterminated, "NodeNames":["a"]})",      // the key is inside a string
       R"({"No\u0064eNames":["a"]})",                      // an escaped key
+      R"({"Nodes":{"items":[]},"NodeNames":["a"]})",     // full Node objects: general path
   };
   for (const std::string& b : bodies) {
     CAPTURE(b);
