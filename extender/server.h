@@ -74,7 +74,8 @@ struct ServerOptions {
   // How long Shutdown waits for requests in flight and bindings being created.
   std::chrono::milliseconds shutdown_grace{10'000};
   // Bench only: POST <url_prefix>/empty reads the body and answers a fixed small body, a
-  // baseline for the cost of HTTP on the same server.
+  // baseline for the cost of HTTP on the same server; with ?answer_bytes=N it answers N bytes
+  // (the cost of sending an answer that size).
   bool empty_route = false;
 };
 

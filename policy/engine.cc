@@ -474,11 +474,12 @@ void Engine::ApplyDataLocality(const Pod& pod, const std::vector<Candidate>& nod
 Scores Engine::Prioritize(const Pod& pod, const std::vector<Candidate>& nodes, TimeMs now) const {
   std::shared_lock lock(mu_);
   Scores out(nodes.size(), 0);
+  const ScoreCombiner combine(options_.weights);
   ScoreEach(pod, nodes, now, [&](size_t i, const RuleScores* rules, const std::string& planned) {
     if (!rules) return;
     // The plan is not a preference among others: planned nodes rank first, always.
     out[i] = !planned.empty() ? (nodes[i].name == planned ? kMaxExtenderScore : 0)
-                              : CombineScores(options_.weights, *rules);
+                              : combine(*rules);
   });
   return out;
 }

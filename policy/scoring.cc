@@ -357,6 +357,32 @@ int64_t CombineScores(const ScoreWeights& weights, const RuleScores& scores) {
                              kMaxExtenderScore);
 }
 
+ScoreCombiner::ScoreCombiner(const ScoreWeights& weights) {
+  for (size_t i = 0; i < kNumRules; ++i) weight_[i] = std::max(weights.*kWeightFields[i], 0);
+}
+
+int64_t ScoreCombiner::operator()(const RuleScores& scores) const {
+  int64_t weighted = 0, total_weight = 0;
+  for (size_t i = 0; i < kNumRules; ++i) {
+    const int64_t w = scores[i] == kNotApplicable ? 0 : weight_[i];
+    weighted += w * std::clamp(scores[i], 0, kMaxRuleScore);
+    total_weight += w;
+  }
+  if (total_weight == 0) return 0;
+  const int64_t denom = total_weight * kMaxRuleScore;
+  if (total_weight != last_total_) {
+    last_total_ = total_weight;
+    inverse_ = 1.0 / static_cast<double>(denom);
+  }
+  // why exact: the dividend is below 2^31, so a quotient's fractional part, when not zero, is at
+  // least 1/denom (far above double's rounding error here); the small nudge only lifts
+  // quotients that are whole numbers above the products' rounding.
+  const int64_t numerator = weighted * kMaxExtenderScore + denom / 2;
+  if (numerator >= (int64_t{1} << 31)) return std::min<int64_t>(numerator / denom, kMaxExtenderScore);
+  const int64_t q = static_cast<int64_t>(static_cast<double>(numerator) * inverse_ + 1e-9);
+  return std::clamp<int64_t>(q, 0, kMaxExtenderScore);
+}
+
 ScoreExplanation ExplainScores(std::string_view node, const ScoreWeights& weights,
                                const RuleScores& scores) {
   ScoreExplanation e;

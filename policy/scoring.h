@@ -228,6 +228,21 @@ int64_t CombineScores(const ScoreWeights& weights, const RuleScores& scores);
 ScoreExplanation ExplainScores(std::string_view node, const ScoreWeights& weights,
                                const RuleScores& scores);
 
+// CombineScores for many nodes under one set of weights (prioritize's loop): the weights are
+// read once, the per-rule sum has no branch, and the one division per node becomes a multiply
+// when the applicable rules' weights add up to what they did for the last node (almost
+// always: which rules apply depends on the pod). Equal to CombineScores on every input.
+class ScoreCombiner {
+ public:
+  explicit ScoreCombiner(const ScoreWeights& weights);
+  int64_t operator()(const RuleScores& scores) const;
+
+ private:
+  std::array<int64_t, kNumRules> weight_{};
+  mutable int64_t last_total_ = -1;
+  mutable double inverse_ = 0;  // 1 / (last_total_ * kMaxRuleScore)
+};
+
 // Everything one prioritize call needs for one pod, prepared once, then ScoreNode per
 // candidate. The engine fills the inputs it owns (gang anchors and plan, pipeline
 // predecessors and locality, function warmth); unset parts leave their rule not applicable.

@@ -12,6 +12,9 @@
 // policy options as configured (pipeline rules on) and the same options with the
 // pipeline_locality and function_warm weights at 0 (off); runs alternate between the two.
 //
+// In names mode an "answer" row has the empty handler send as many bytes as prioritize's
+// answer: what sending that answer costs by itself.
+//
 // Prints the command, the machine and its load average, a table, and writes the raw numbers
 // to --out DIR (bench_service.json and bench_service.csv).
 //
@@ -545,6 +548,23 @@ int Main(int argc, char** argv) {
           r.mode = mode;
           r.verb = verb;
           if (verb == "baseline") base_p50 = r.p50_us, base_cpu = r.cpu_us;
+          r.baseline_p50_us = base_p50;
+          r.baseline_cpu_us = base_cpu;
+          PrintRow(r);
+          results.push_back(std::move(r));
+        }
+        if (mode == "names") {
+          // The cost of sending prioritize's answer alone: the empty handler answering as many
+          // bytes (every node is in a priority list, so this is the floor under prioritize).
+          std::string answer;
+          LoopbackClient probe(served.server->port());
+          CHECK_EQ(probe.Post("/prioritize", body, &answer), 200);
+          Result r = Run(served.server->port(),
+                         "/empty?answer_bytes=" + std::to_string(answer.size()), {body}, c,
+                         cfg.seconds, min_requests, nullptr);
+          r.nodes = n;
+          r.mode = mode;
+          r.verb = "answer";
           r.baseline_p50_us = base_p50;
           r.baseline_cpu_us = base_cpu;
           PrintRow(r);

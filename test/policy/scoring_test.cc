@@ -461,6 +461,51 @@ TEST_CASE("scoring: PodScorer ties the rules together") {
   }
 }
 
+// Every ScoreWeights field, in Rule order (as scoring.cc's table).
+constexpr int ScoreWeights::*kWeightsInRuleOrder[kNumRules] = {
+    &ScoreWeights::least_allocated,   &ScoreWeights::gang_plan,     &ScoreWeights::topology,
+    &ScoreWeights::gpu_fit,           &ScoreWeights::gpu_fragmentation,
+    &ScoreWeights::cpu_off_gpu,       &ScoreWeights::image_locality,
+    &ScoreWeights::pipeline_locality, &ScoreWeights::function_warm,
+};
+
+TEST_CASE("scoring: ScoreCombiner equals CombineScores") {
+  std::mt19937 rng(5);
+  for (int round = 0; round < 400; ++round) {
+    ScoreWeights w;
+    for (size_t i = 0; i < kNumRules; ++i) {
+      // Mostly small weights, some zero or negative (off), some huge (the exact-division path).
+      const int pick = static_cast<int>(rng() % 10);
+      const int v = pick == 0 ? 0 : pick == 1 ? -3 : pick == 2 ? 100000000 : static_cast<int>(rng() % 20);
+      w.*kWeightsInRuleOrder[i] = v;
+    }
+    ScoreCombiner combine(w);
+    for (int k = 0; k < 200; ++k) {
+      RuleScores r;
+      for (int& v : r) {
+        const int pick = static_cast<int>(rng() % 8);
+        v = pick == 0 ? kNotApplicable : pick == 1 ? 150 : pick == 2 ? -20 : static_cast<int>(rng() % 101);
+      }
+      CAPTURE(round);
+      CAPTURE(k);
+      CHECK(combine(r) == CombineScores(w, r));
+    }
+  }
+  // Every mean on 0..100 with weights of 1: the rounding boundaries (x.5) included.
+  ScoreWeights ones;
+  for (size_t i = 0; i < kNumRules; ++i) ones.*kWeightsInRuleOrder[i] = 1;
+  ScoreCombiner combine(ones);
+  for (int a = 0; a <= 100; ++a) {
+    for (int b = 0; b <= 100; ++b) {
+      RuleScores r;
+      r.fill(kNotApplicable);
+      r[0] = a;
+      r[1] = b;
+      CHECK(combine(r) == CombineScores(ones, r));
+    }
+  }
+}
+
 TEST_CASE("scoring: the per-call table of load scores changes no score") {
   // One scorer sees thousands of loads, many repeated and many colliding in the table; every
   // answer must equal a fresh scorer's, which has nothing in its table.
