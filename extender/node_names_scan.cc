@@ -121,7 +121,7 @@ const char* SkipValue(const char* p, const char* e) {
 
 }  // namespace
 
-std::optional<TrailingNodeNames> ScanTrailingNodeNames(std::string_view body) {
+std::optional<size_t> LocateTrailingNodeNames(std::string_view body) {
   const char* const b = body.data();
   const char* const e = b + body.size();
   const char* p = SkipSpace(b, e);
@@ -134,49 +134,62 @@ std::optional<TrailingNodeNames> ScanTrailingNodeNames(std::string_view body) {
     p = SkipSpace(p, e);
     if (p >= e || *p != ':') return std::nullopt;
     p = SkipSpace(p + 1, e);
-    if (!KeyMatches(key, "nodenames")) {
-      // Full Node objects (nodeCacheCapable: false) are megabytes that the general parser
-      // reads anyway: do not walk them twice.
-      if (KeyMatches(key, "nodes") && (p >= e || *p != 'n')) return std::nullopt;
-      if (!(p = SkipValue(p, e))) return std::nullopt;
-      p = SkipSpace(p, e);
-      if (p >= e || *p != ',') return std::nullopt;  // the object ends before a NodeNames member
-      ++p;
-      continue;
+    if (KeyMatches(key, "nodenames")) {
+      if (p >= e || *p != '[') return std::nullopt;
+      return static_cast<size_t>(p - b);
     }
-    TrailingNodeNames out;
-    bool go_special = false;
-    out.begin = static_cast<size_t>(p - b);
-    if (p >= e || *p != '[') return std::nullopt;
-    p = SkipSpace(p + 1, e);
-    if (p < e && *p == ']') {
-      ++p;
-    } else {
-      // why: a guess from the bytes left (a name and its punctuation take 10 or more), capped
-      // so that a huge hostile body does not reserve memory up front.
-      out.names.reserve(std::min<size_t>(static_cast<size_t>(e - p) / 10, size_t{1} << 14));
-      while (true) {
-        std::string_view name;
-        if (!(p = PlainString(p, e, &name, &go_special))) return std::nullopt;
-        out.names.push_back(name);
-        p = SkipSpace(p, e);
-        if (p >= e) return std::nullopt;
-        if (*p == ']') {
-          ++p;
-          break;
-        }
-        if (*p != ',') return std::nullopt;
-        p = SkipSpace(p + 1, e);
-      }
-    }
-    out.end = static_cast<size_t>(p - b);
-    out.go_plain = !go_special;
-    // Only the end of the object may follow: a member after NodeNames could be another
-    // NodeNames (the last one wins in Go), so that case goes the general way.
+    // Full Node objects (nodeCacheCapable: false) are megabytes that the general parser
+    // reads anyway: do not walk them twice.
+    if (KeyMatches(key, "nodes") && (p >= e || *p != 'n')) return std::nullopt;
+    if (!(p = SkipValue(p, e))) return std::nullopt;
     p = SkipSpace(p, e);
-    if (p >= e || *p != '}') return std::nullopt;
-    return out;
+    if (p >= e || *p != ',') return std::nullopt;  // the object ends before a NodeNames member
+    ++p;
   }
+}
+
+bool EndsObjectAt(std::string_view body, size_t at) {
+  const char* const e = body.data() + body.size();
+  const char* p = SkipSpace(body.data() + std::min(at, body.size()), e);
+  return p < e && *p == '}';
+}
+
+std::optional<TrailingNodeNames> ScanTrailingNodeNames(std::string_view body) {
+  std::optional<size_t> begin = LocateTrailingNodeNames(body);
+  if (!begin) return std::nullopt;
+  const char* const b = body.data();
+  const char* const e = b + body.size();
+  const char* p = b + *begin;
+  TrailingNodeNames out;
+  bool go_special = false;
+  out.begin = *begin;
+  p = SkipSpace(p + 1, e);
+  if (p < e && *p == ']') {
+    ++p;
+  } else {
+    // why: a guess from the bytes left (a name and its punctuation take 10 or more), capped
+    // so that a huge hostile body does not reserve memory up front.
+    out.names.reserve(std::min<size_t>(static_cast<size_t>(e - p) / 10, size_t{1} << 14));
+    while (true) {
+      std::string_view name;
+      if (!(p = PlainString(p, e, &name, &go_special))) return std::nullopt;
+      out.names.push_back(name);
+      p = SkipSpace(p, e);
+      if (p >= e) return std::nullopt;
+      if (*p == ']') {
+        ++p;
+        break;
+      }
+      if (*p != ',') return std::nullopt;
+      p = SkipSpace(p + 1, e);
+    }
+  }
+  out.end = static_cast<size_t>(p - b);
+  out.go_plain = !go_special;
+  // Only the end of the object may follow: a member after NodeNames could be another
+  // NodeNames (the last one wins in Go), so that case goes the general way.
+  if (!EndsObjectAt(body, out.end)) return std::nullopt;
+  return out;
 }
 
 }  // namespace mlsched::extender

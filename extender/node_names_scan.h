@@ -32,4 +32,11 @@ struct TrailingNodeNames {
 // Pure; never reads outside `body`.
 std::optional<TrailingNodeNames> ScanTrailingNodeNames(std::string_view body);
 
+// The first steps of ScanTrailingNodeNames: where the top-level NodeNames array's `[` is, when
+// it can be found without reading the names (nullopt in the same cases as above, and when
+// NodeNames is not an array).
+std::optional<size_t> LocateTrailingNodeNames(std::string_view body);
+// Whether only white space and the closing `}` of the body's object follow offset `at`.
+bool EndsObjectAt(std::string_view body, size_t at);
+
 }  // namespace mlsched::extender

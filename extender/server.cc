@@ -343,7 +343,7 @@ struct Server::Impl {
 
   void Filter(const Request& req, ResponseWriter& w, SteadyClock::time_point start) {
     ExtenderArgs args;
-    Status s = DecodeExtenderArgs(req.body(), options.limits, &args);
+    Status s = DecodeExtenderArgs(req.body(), options.limits, &args, &names_cache);
     if (!s.ok()) return BadRequest(w, kFilter, 400, "filter: " + s.message(), &req, start);
     policy::FilterResult result = engine->Filter(args.pod, args.candidates, clock());
     std::string out;
@@ -354,7 +354,7 @@ struct Server::Impl {
 
   void Prioritize(const Request& req, ResponseWriter& w, SteadyClock::time_point start) {
     ExtenderArgs args;
-    Status s = DecodeExtenderArgs(req.body(), options.limits, &args);
+    Status s = DecodeExtenderArgs(req.body(), options.limits, &args, &names_cache);
     if (!s.ok()) {
       return BadRequest(w, kPrioritize, 400, "prioritize: " + s.message(), &req, start);
     }
@@ -890,6 +890,8 @@ struct Server::Impl {
   std::function<bool()> synced;
   std::function<ApiWatchState()> api_probe;
   ServiceHistory service_history;
+  // The last node-name lists of filter and prioritize (kube-scheduler repeats them).
+  NodeNamesCache names_cache;
   ClusterView view;
   std::mutex hooks_mu;
   std::vector<std::function<void()>> scrape_hooks;

@@ -285,67 +285,82 @@ ParseOutcome ParseText(char* text, size_t size, const DecodeLimits& limits, Docu
   return out;
 }
 
-// The fast path for node-name bodies (see node_names_scan.h): the names are read by the
-// scanner into the tail of *buffer, and the general parser reads the body with `[]` in the
-// array's place. The parser must then see that empty array as the top-level NodeNames, exactly
-// where the scanner found it; otherwise (or on any error) false, and the caller parses the
+// The fast path for node-name bodies (see node_names_scan.h): the names come from `list` (read
+// by the scanner, or found in the cache), and the general parser reads the body with `[]` in
+// the array's place, [begin, end). The parser must then see that empty array as the top-level
+// NodeNames, exactly at `begin`; otherwise (or on any error) false, and the caller parses the
 // whole body the general way, which also words the errors.
-bool ParseWithScannedNames(std::string_view body, TrailingNodeNames& scan,
-                           const DecodeLimits& limits, Document* doc,
-                           std::unique_ptr<char[]>* buffer, std::vector<Span>* spans,
-                           Span* list_metadata, std::optional<std::vector<std::string_view>>* names,
-                           bool* names_plain) {
-  const size_t array_size = scan.end - scan.begin;
-  const size_t size = body.size() - array_size + 2;
-  // [ body with "[]" for the array | NUL | the array's bytes ]
-  buffer->reset(new char[size + 1 + array_size]);
+bool ParseAroundNames(std::string_view body, size_t begin, size_t end, const DecodeLimits& limits,
+                      Document* doc, std::unique_ptr<char[]>* buffer, std::vector<Span>* spans,
+                      Span* list_metadata) {
+  const size_t size = body.size() - (end - begin) + 2;
+  buffer->reset(new char[size + 1]);
   char* text = buffer->get();
-  char* names_text = text + size + 1;
-  std::memcpy(text, body.data(), scan.begin);
-  text[scan.begin] = '[';
-  text[scan.begin + 1] = ']';
-  std::memcpy(text + scan.begin + 2, body.data() + scan.end, body.size() - scan.end);
+  std::memcpy(text, body.data(), begin);
+  text[begin] = '[';
+  text[begin + 1] = ']';
+  std::memcpy(text + begin + 2, body.data() + end, body.size() - end);
   text[size] = '\0';
-  std::memcpy(names_text, body.data() + scan.begin, array_size);
+  std::optional<std::vector<std::string_view>> empty;
+  ParseOutcome parsed = ParseText(text, size, limits, doc, spans, list_metadata, &empty);
+  return parsed.status.ok() && parsed.names_captured && parsed.names_begin == begin && empty &&
+         empty->empty();
+}
 
-  ParseOutcome parsed = ParseText(text, size, limits, doc, spans, list_metadata, names);
-  if (!parsed.status.ok() || !parsed.names_captured || parsed.names_begin != scan.begin ||
-      !*names || !(*names)->empty()) {
-    return false;
-  }
-  // The scanner's views of the body become views of our copy, in place (no second vector).
-  for (std::string_view& n : scan.names) {
+// A list of the scanner's names in storage of its own (the array's bytes, copied).
+std::shared_ptr<const NodeNamesList> MakeList(std::string_view body, const TrailingNodeNames& scan) {
+  auto list = std::make_shared<NodeNamesList>();
+  list->array_text.assign(body.data() + scan.begin, scan.end - scan.begin);
+  list->go_plain = scan.go_plain;
+  list->candidates.reserve(scan.names.size());
+  for (std::string_view n : scan.names) {
     const size_t offset = static_cast<size_t>(n.data() - body.data()) - scan.begin;
-    n = std::string_view(names_text + offset, n.size());
+    list->candidates.push_back(policy::Candidate{
+        std::string_view(list->array_text.data() + offset, n.size()), nullptr});
   }
-  names->emplace(std::move(scan.names));
-  *names_plain = scan.go_plain;
-  return true;
+  return list;
 }
 
 // Parses `body` into `doc` in situ in a copy owned by *buffer (strings of the DOM point into
 // it). Records spans when `spans` is not null.
-// With `spans`, also captures NodeNames into *names (when it was an array) without a DOM.
+// With `spans`, also captures NodeNames into *names (when it was an array) without a DOM, or,
+// for the usual node-names body, sets *list instead (`cache`, when given, is asked first and
+// learns lists it did not have).
 Status Parse(std::string_view body, const DecodeLimits& limits, Document* doc,
              std::unique_ptr<char[]>* buffer, std::vector<Span>* spans, Span* list_metadata,
              std::optional<std::vector<std::string_view>>* names = nullptr,
-             bool* names_plain = nullptr) {
+             std::shared_ptr<const NodeNamesList>* list = nullptr,
+             NodeNamesCache* cache = nullptr) {
   if (body.size() > limits.max_body_bytes) {
     return Status::InvalidArgument("body of " + std::to_string(body.size()) +
                                    " bytes exceeds the limit of " +
                                    std::to_string(limits.max_body_bytes) + " bytes");
   }
   if (body.empty()) return Status::InvalidArgument("empty body");
-  if (names != nullptr && spans != nullptr && names_plain != nullptr) {
-    if (std::optional<TrailingNodeNames> scan = ScanTrailingNodeNames(body)) {
-      if (ParseWithScannedNames(body, *scan, limits, doc, buffer, spans, list_metadata, names,
-                                names_plain)) {
-        return Status::Ok();
+  if (names != nullptr && spans != nullptr && list != nullptr) {
+    std::shared_ptr<const NodeNamesList> found;
+    size_t begin = 0;
+    if (cache != nullptr) {
+      if (std::optional<size_t> at = LocateTrailingNodeNames(body)) {
+        found = cache->Find(body, *at);
+        begin = *at;
+        if (found && !EndsObjectAt(body, begin + found->array_text.size())) found = nullptr;
       }
-      names->reset();
-      if (spans != nullptr) spans->clear();
-      if (list_metadata != nullptr) *list_metadata = Span{};
     }
+    if (!found) {
+      if (std::optional<TrailingNodeNames> scan = ScanTrailingNodeNames(body)) {
+        found = MakeList(body, *scan);
+        begin = scan->begin;
+        if (cache != nullptr) cache->Remember(found);
+      }
+    }
+    if (found && ParseAroundNames(body, begin, begin + found->array_text.size(), limits, doc,
+                                  buffer, spans, list_metadata)) {
+      *list = std::move(found);
+      return Status::Ok();
+    }
+    if (spans != nullptr) spans->clear();
+    if (list_metadata != nullptr) *list_metadata = Span{};
   }
   buffer->reset(new char[body.size() + 1]);
   std::memcpy(buffer->get(), body.data(), body.size());
@@ -616,13 +631,14 @@ class NameWriter {
 
 }  // namespace
 
-Status DecodeExtenderArgs(std::string_view body, const DecodeLimits& limits, ExtenderArgs* out) {
+Status DecodeExtenderArgs(std::string_view body, const DecodeLimits& limits, ExtenderArgs* out,
+                          NodeNamesCache* cache) {
   *out = ExtenderArgs();
   Document doc;
   std::optional<std::vector<std::string_view>> captured;
-  bool captured_plain = false;
+  std::shared_ptr<const NodeNamesList> list;
   Status s = Parse(body, limits, &doc, &out->buffer_, &out->item_spans, &out->list_metadata,
-                   &captured, &captured_plain);
+                   &captured, &list, cache);
   if (!s.ok()) return s;
   s = DecodePodField(doc, &out->pod);
   if (!s.ok()) return s;
@@ -662,8 +678,11 @@ Status DecodeExtenderArgs(std::string_view body, const DecodeLimits& limits, Ext
   } else {
     out->item_spans.clear();
     out->list_metadata = Span{};
-    if (out->has_node_names && captured) {
-      out->names_plain = captured_plain;
+    if (out->has_node_names && list) {
+      out->names_plain = list->go_plain;
+      out->candidates = list->candidates;
+      out->names_ = std::move(list);
+    } else if (out->has_node_names && captured) {
       out->candidates.reserve(captured->size());
       for (std::string_view n : *captured) out->candidates.push_back(policy::Candidate{n, nullptr});
     } else if (out->has_node_names) {

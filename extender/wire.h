@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "extender/node_names_cache.h"
 #include "policy/engine.h"
 #include "policy/objects.h"
 #include "policy/status.h"
@@ -69,8 +70,9 @@ struct ExtenderArgs {
   // object lives (moves included).
   std::vector<policy::Candidate> candidates;
 
-  // The parse buffer that names mode string_views point into.
+  // The parse buffer that names mode string_views point into, or the shared list they view.
   std::unique_ptr<char[]> buffer_;
+  std::shared_ptr<const NodeNamesList> names_;
 };
 
 // ExtenderBindingArgs: the bind request.
@@ -92,7 +94,9 @@ struct PreemptionArgs {
 // Decoders. On failure return InvalidArgument with a message fit for the client (it names the
 // field: "NodeNames[3]: expected a string"), and leave *out unspecified. Never crash, whatever
 // the body.
-Status DecodeExtenderArgs(std::string_view body, const DecodeLimits& limits, ExtenderArgs* out);
+// `cache` (optional) remembers the last node-name lists (node_names_cache.h).
+Status DecodeExtenderArgs(std::string_view body, const DecodeLimits& limits, ExtenderArgs* out,
+                          NodeNamesCache* cache = nullptr);
 Status DecodeBindingArgs(std::string_view body, const DecodeLimits& limits, BindingArgs* out);
 Status DecodePreemptionArgs(std::string_view body, const DecodeLimits& limits,
                             PreemptionArgs* out);

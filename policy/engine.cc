@@ -1,6 +1,7 @@
 #include "policy/engine.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <mutex>
 
@@ -73,15 +74,18 @@ inline bool SameName(const std::string& a, std::string_view b) {
 
 std::shared_ptr<const Engine::ResolvedNames> Engine::Resolve(
     const std::vector<Candidate>& nodes) const {
-  // kube-scheduler sends the same node list, in the same order, call after call: comparing it
-  // with the last one is a sequential scan, far cheaper than 5,000 hash probes.
-  std::shared_ptr<const ResolvedNames> last;
+  // kube-scheduler sends the same node lists, in the same order, call after call: comparing a
+  // list with a remembered one is a sequential scan, far cheaper than 5,000 hash probes. Two
+  // are remembered because a scheduling cycle alternates between two: filter's (the nodes that
+  // passed the scheduler's own filters) and prioritize's (those that passed ours as well).
+  std::array<std::shared_ptr<const ResolvedNames>, kResolvedLists> known;
   {
     std::lock_guard lock(names_mu_);
-    last = resolved_;
+    known = resolved_;
   }
   const size_t slots = model_->node_slots();
-  if (last && last->slots == slots && last->names.size() == nodes.size()) {
+  for (const auto& last : known) {
+    if (!last || last->slots != slots || last->names.size() != nodes.size()) continue;
     bool same = true;
     for (size_t i = 0; i < nodes.size() && same; ++i) same = SameName(last->names[i], nodes[i].name);
     if (same) return last;
@@ -95,7 +99,8 @@ std::shared_ptr<const Engine::ResolvedNames> Engine::Resolve(
     fresh->index.push_back(model_->NodeIndex(c.name));
   }
   std::lock_guard lock(names_mu_);
-  resolved_ = fresh;
+  resolved_[resolved_next_] = fresh;
+  resolved_next_ = (resolved_next_ + 1) % kResolvedLists;
   return fresh;
 }
 

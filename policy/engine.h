@@ -6,6 +6,7 @@
 // the bench driver's in-process transport. No I/O, no clock reads, no threads: `now` is passed
 // in, and waiting binds are parked by the caller (see Bind).
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -284,7 +285,9 @@ class Engine {
   std::unique_ptr<PipelineHistory> pipelines_;
   std::unique_ptr<WorkloadMix> mix_;  // GPU pod shapes seen arriving (gpu_fragmentation)
   mutable std::mutex names_mu_;
-  mutable std::shared_ptr<const ResolvedNames> resolved_;
+  static constexpr size_t kResolvedLists = 2;
+  mutable std::array<std::shared_ptr<const ResolvedNames>, kResolvedLists> resolved_;
+  mutable size_t resolved_next_ = 0;
   mutable std::mutex topology_mu_;
   mutable std::shared_ptr<const Topology> topology_;
   mutable uint64_t topology_generation_ = ~uint64_t{0};

@@ -13,7 +13,8 @@
 // pipeline_locality and function_warm weights at 0 (off); runs alternate between the two.
 //
 // In names mode an "answer" row has the empty handler send as many bytes as prioritize's
-// answer: what sending that answer costs by itself.
+// answer (what sending that answer costs by itself), and "filter-new"/"prioritize-new" rows
+// send node lists the server has not seen lately (its node-names cache misses).
 //
 // Prints the command, the machine and its load average, a table, and writes the raw numbers
 // to --out DIR (bench_service.json and bench_service.csv).
@@ -554,6 +555,23 @@ int Main(int argc, char** argv) {
           results.push_back(std::move(r));
         }
         if (mode == "names") {
+          // Both verbs again with three lists that differ in order (the same nodes) in turn:
+          // the server's node-names cache keeps two, so every call reads its names afresh.
+          // Replaying one body, as the rows above do, is what kube-scheduler's repeated lists
+          // look like; these rows are the cost of a list seen for the first time.
+          std::vector<std::string> rotated;
+          for (int k = 1; k <= 3; ++k) rotated.push_back(NamesBody(PodKind::kGpu, n, k));
+          for (const std::string verb : {"filter", "prioritize"}) {
+            Result r = Run(served.server->port(), "/" + verb, rotated, c, cfg.seconds,
+                           min_requests, nullptr);
+            r.nodes = n;
+            r.mode = mode;
+            r.verb = verb + "-new";
+            r.baseline_p50_us = base_p50;
+            r.baseline_cpu_us = base_cpu;
+            PrintRow(r);
+            results.push_back(std::move(r));
+          }
           // The cost of sending prioritize's answer alone: the empty handler answering as many
           // bytes (every node is in a priority list, so this is the floor under prioritize).
           std::string answer;

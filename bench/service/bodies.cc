@@ -156,9 +156,9 @@ std::string PodJson(PodKind kind) {
   return R"({"metadata":{)" + meta + "}," + kPodSpec;
 }
 
-std::string NamesBody(PodKind kind, int n) {
+std::string NamesBody(PodKind kind, int n, int rotate) {
   std::string b = R"({"Pod":)" + PodJson(kind) + R"(,"Nodes":null,"NodeNames":[)";
-  for (int i = 0; i < n; ++i) b += (i ? ",\"" : "\"") + NodeName(i) + "\"";
+  for (int i = 0; i < n; ++i) b += (i ? ",\"" : "\"") + NodeName((i + rotate) % n) + "\"";
   return b + "]}";
 }
 

@@ -21,7 +21,9 @@ const char* PodKindName(PodKind kind);
 std::string PodJson(PodKind kind);
 
 // ExtenderArgs with node names (nodeCacheCapable: true) or with full Node objects.
-std::string NamesBody(PodKind kind, int nodes);
+// `rotate` starts the list at node `rotate`: the same nodes in another order, so other bytes
+// (the server's node-names cache does not know it).
+std::string NamesBody(PodKind kind, int nodes, int rotate = 0);
 std::string FullBody(PodKind kind, int nodes);
 
 // Pending pods the model knows and bind requests can name, cycled by the bind runs.

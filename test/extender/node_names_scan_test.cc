@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "extender/node_names_cache.h"
 #include "extender/wire.h"
 
 namespace mlsched::extender {
@@ -153,6 +154,55 @@ TEST_CASE("bodies decode the same on the fast path and the general one") {
   ExtenderArgs moved = std::move(args);
   REQUIRE(moved.candidates.size() == 1);
   CHECK(moved.candidates[0].name == "kept");
+}
+
+std::string NamesBodyOf(const std::vector<std::string>& names, const std::string& tail = "}") {
+  std::string b = std::string(R"({"Pod":)") + kPod + R"(,"Nodes":null,"NodeNames":[)";
+  for (size_t i = 0; i < names.size(); ++i) b += (i ? ",\"" : "\"") + names[i] + "\"";
+  return b + "]" + tail;
+}
+
+std::vector<std::string> CandidateNames(const ExtenderArgs& args) {
+  std::vector<std::string> out;
+  for (const auto& c : args.candidates) out.emplace_back(c.name);
+  return out;
+}
+
+TEST_CASE("the node-names cache answers repeated lists and only byte-identical ones") {
+  NodeNamesCache cache;
+  const std::vector<std::string> a = {"n-1", "n-2", "n-3"};
+  const std::vector<std::string> b = {"n-1", "n-2"};         // a prefix of a's names
+  const std::vector<std::string> c = {"n-1", "n-2", "n-30"};  // differs in one name
+  std::vector<ExtenderArgs> kept;
+  for (int round = 0; round < 3; ++round) {
+    for (const auto* names : {&a, &b, &c}) {
+      ExtenderArgs args;
+      REQUIRE(DecodeExtenderArgs(NamesBodyOf(*names), DecodeLimits(), &args, &cache).ok());
+      CHECK(CandidateNames(args) == *names);
+      CHECK(args.names_plain);
+      kept.push_back(std::move(args));  // outlives its cache entry (2 entries, 3 lists)
+    }
+  }
+  for (size_t i = 0; i < kept.size(); ++i) {
+    const auto& want = i % 3 == 0 ? a : i % 3 == 1 ? b : c;
+    CHECK(CandidateNames(kept[i]) == want);
+  }
+  // A cached array followed by another member, or by junk: never taken from the cache.
+  ExtenderArgs args;
+  REQUIRE(DecodeExtenderArgs(NamesBodyOf(a), DecodeLimits(), &args, &cache).ok());
+  REQUIRE(DecodeExtenderArgs(NamesBodyOf(a, R"(,"NodeNames":["z"]})"), DecodeLimits(), &args,
+                             &cache)
+              .ok());
+  CHECK(CandidateNames(args) == std::vector<std::string>{"z"});
+  CHECK_FALSE(DecodeExtenderArgs(NamesBodyOf(a, "} x"), DecodeLimits(), &args, &cache).ok());
+  // A body that is not JSON around a cached array is refused with the general parser's words.
+  ExtenderArgs plain;
+  std::string broken = NamesBodyOf(a);
+  broken.replace(broken.find("\"Pod\":{"), 7, "\"Pod\":[");
+  Status with = DecodeExtenderArgs(broken, DecodeLimits(), &args, &cache);
+  Status without = DecodeExtenderArgs(broken, DecodeLimits(), &plain);
+  CHECK_FALSE(with.ok());
+  CHECK(with.message() == without.message());
 }
 
 }  // namespace

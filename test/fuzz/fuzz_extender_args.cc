@@ -12,6 +12,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view body = fuzz::AsView(data, size);
   ExtenderArgs args;
   Status s = DecodeExtenderArgs(body, fuzz::Limits(), &args);
+  // With the node-names cache (shared across inputs, as in the server), twice: the second
+  // decode may come from the cache. Both must agree with the uncached decode.
+  static NodeNamesCache cache;
+  for (int k = 0; k < 2; ++k) {
+    ExtenderArgs cached;
+    Status c = DecodeExtenderArgs(body, fuzz::Limits(), &cached, &cache);
+    if (c.ok() != s.ok() || (!s.ok() && c.message() != s.message())) __builtin_trap();
+    if (!s.ok()) continue;
+    if (cached.candidates.size() != args.candidates.size()) __builtin_trap();
+    for (size_t i = 0; i < args.candidates.size(); ++i) {
+      if (cached.candidates[i].name != args.candidates[i].name) __builtin_trap();
+    }
+  }
   std::string out;
   if (!s.ok()) {
     EncodeBadRequest(s.message(), &out);

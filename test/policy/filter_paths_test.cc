@@ -75,5 +75,33 @@ TEST_CASE("the integer filter path gives the named path's verdicts and reasons")
   }
 }
 
+TEST_CASE("candidate lists that alternate resolve to the right nodes") {
+  // The engine remembers the last two lists it resolved; three lists in turn (all nodes, every
+  // other node, all reversed) must each be read as themselves every time.
+  std::vector<Node> nodes;
+  for (int i = 0; i < 12; ++i) nodes.push_back(MakeNode("n" + std::to_string(i), i % 2 ? 8 : 0));
+  Engine engine{Options{}};
+  for (const Node& n : nodes) engine.UpsertNode(n);
+  std::vector<std::vector<Node>> lists(3);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    lists[0].push_back(nodes[i]);
+    if (i % 2 == 0) lists[1].push_back(nodes[i]);
+    lists[2].insert(lists[2].begin(), nodes[i]);
+  }
+  Pod gpu_pod = MakePod("gpu", 4);
+  for (int k = 0; k < 12; ++k) {
+    const std::vector<Node>& list = lists[k % 3];
+    std::vector<Candidate> names = AllNodes(list);
+    std::vector<Candidate> full;
+    for (const Node& n : list) full.push_back({n.name, &n});
+    CAPTURE(k);
+    CHECK(Describe(engine.Filter(gpu_pod, names, 1000)) ==
+          Describe(engine.Filter(gpu_pod, full, 1000)));
+    Scores by_name = engine.Prioritize(gpu_pod, names, 1000);
+    Scores by_node = engine.Prioritize(gpu_pod, full, 1000);
+    CHECK(by_name == by_node);
+  }
+}
+
 }  // namespace
 }  // namespace mlsched::policy::testing
