@@ -87,6 +87,7 @@ uint32_t ClusterModel::SlotFor(std::string_view name) {
   totals_.emplace_back();
   nodes_.back().node.name = std::string(name);
   node_index_.emplace(std::string(name), idx);
+  name_table_.Append(name);
   return idx;
 }
 
@@ -136,8 +137,7 @@ void ClusterModel::ReplaceNodes(std::vector<Node> nodes) {
 }
 
 int32_t ClusterModel::NodeIndex(std::string_view name) const {
-  auto it = node_index_.find(name);
-  return it == node_index_.end() ? -1 : static_cast<int32_t>(it->second);
+  return name_table_.Find(name);
 }
 
 Resources ClusterModel::Free(uint32_t index) const {

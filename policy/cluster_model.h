@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "policy/name_table.h"
 #include "policy/objects.h"
 #include "policy/resources.h"
 
@@ -143,6 +144,7 @@ class ClusterModel {
   std::vector<NodeState> nodes_;
   std::vector<SlotTotals> totals_;  // aligned with nodes_
   StringMap<uint32_t> node_index_;
+  NameTable name_table_;  // the same mapping, for NodeIndex (the verbs' lookups)
   int64_t present_nodes_ = 0;
   uint64_t node_generation_ = 0;
   uint64_t node_status_generation_ = 0;
