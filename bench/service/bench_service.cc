@@ -313,6 +313,28 @@ void PrintRow(const Result& r) {
   std::fflush(stdout);
 }
 
+// The rows of one case (a size, a mode, a concurrency): the first, verb "baseline", is what the
+// rows after it are compared with.
+struct CaseRows {
+  int nodes;
+  std::string mode;
+  std::string pod = "gpu";
+  std::vector<Result>* results;
+  double base_p50 = 0, base_cpu = 0;
+
+  void Add(Result r, const std::string& verb) {
+    r.nodes = nodes;
+    r.mode = mode;
+    r.pod = pod;
+    r.verb = verb;
+    if (verb == "baseline") base_p50 = r.p50_us, base_cpu = r.cpu_us;
+    r.baseline_p50_us = base_p50;
+    r.baseline_cpu_us = base_cpu;
+    PrintRow(r);
+    results->push_back(std::move(r));
+  }
+};
+
 std::vector<int> ParseSizes(const std::string& list) {
   std::vector<int> out;
   std::stringstream ss(list);
@@ -541,18 +563,11 @@ int Main(int argc, char** argv) {
       if (cfg.quick && mode == "full" && n > cfg.sizes.front()) continue;
       const size_t min_requests = mode == "full" && n >= 1000 && !cfg.quick ? 5 : min_names;
       for (int c : cfg.concurrency) {
-        double base_p50 = 0, base_cpu = 0;
+        CaseRows rows{n, mode, "gpu", &results};
         for (const std::string verb : {"baseline", "filter", "prioritize"}) {
-          Result r = Run(served.server->port(), verb == "baseline" ? "/empty" : "/" + verb, {body}, c,
-                         cfg.seconds, min_requests, nullptr);
-          r.nodes = n;
-          r.mode = mode;
-          r.verb = verb;
-          if (verb == "baseline") base_p50 = r.p50_us, base_cpu = r.cpu_us;
-          r.baseline_p50_us = base_p50;
-          r.baseline_cpu_us = base_cpu;
-          PrintRow(r);
-          results.push_back(std::move(r));
+          rows.Add(Run(served.server->port(), verb == "baseline" ? "/empty" : "/" + verb, {body},
+                       c, cfg.seconds, min_requests, nullptr),
+                   verb);
         }
         if (mode == "names") {
           // Both verbs again with three lists that differ in order (the same nodes) in turn:
@@ -562,31 +577,19 @@ int Main(int argc, char** argv) {
           std::vector<std::string> rotated;
           for (int k = 1; k <= 3; ++k) rotated.push_back(NamesBody(PodKind::kGpu, n, k));
           for (const std::string verb : {"filter", "prioritize"}) {
-            Result r = Run(served.server->port(), "/" + verb, rotated, c, cfg.seconds,
-                           min_requests, nullptr);
-            r.nodes = n;
-            r.mode = mode;
-            r.verb = verb + "-new";
-            r.baseline_p50_us = base_p50;
-            r.baseline_cpu_us = base_cpu;
-            PrintRow(r);
-            results.push_back(std::move(r));
+            rows.Add(Run(served.server->port(), "/" + verb, rotated, c, cfg.seconds,
+                         min_requests, nullptr),
+                     verb + "-new");
           }
           // The cost of sending prioritize's answer alone: the empty handler answering as many
           // bytes (every node is in a priority list, so this is the floor under prioritize).
           std::string answer;
           LoopbackClient probe(served.server->port());
           CHECK_EQ(probe.Post("/prioritize", body, &answer), 200);
-          Result r = Run(served.server->port(),
-                         "/empty?answer_bytes=" + std::to_string(answer.size()), {body}, c,
-                         cfg.seconds, min_requests, nullptr);
-          r.nodes = n;
-          r.mode = mode;
-          r.verb = "answer";
-          r.baseline_p50_us = base_p50;
-          r.baseline_cpu_us = base_cpu;
-          PrintRow(r);
-          results.push_back(std::move(r));
+          rows.Add(Run(served.server->port(),
+                       "/empty?answer_bytes=" + std::to_string(answer.size()), {body}, c,
+                       cfg.seconds, min_requests, nullptr),
+                   "answer");
         }
       }
     }
@@ -594,19 +597,11 @@ int Main(int argc, char** argv) {
     std::vector<std::string> binds;
     for (int k = 0; k < kPendingPods; ++k) binds.push_back(BindBody(k, n));
     for (int c : cfg.concurrency) {
-      double base_p50 = 0, base_cpu = 0;
+      CaseRows rows{n, "bind", "pending", &results};
       for (const std::string verb : {"baseline", "bind"}) {
-        Result r = Run(served.server->port(), verb == "baseline" ? "/empty" : "/bind", binds, c,
-                       cfg.seconds, min_names, verb == "bind" ? BindOk : nullptr);
-        r.nodes = n;
-        r.mode = "bind";
-        r.pod = "pending";
-        r.verb = verb;
-        if (verb == "baseline") base_p50 = r.p50_us, base_cpu = r.cpu_us;
-        r.baseline_p50_us = base_p50;
-        r.baseline_cpu_us = base_cpu;
-        PrintRow(r);
-        results.push_back(std::move(r));
+        rows.Add(Run(served.server->port(), verb == "baseline" ? "/empty" : "/bind", binds, c,
+                     cfg.seconds, min_names, verb == "bind" ? BindOk : nullptr),
+                 verb);
       }
     }
 
