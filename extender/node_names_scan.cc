@@ -157,12 +157,17 @@ bool EndsObjectAt(std::string_view body, size_t at) {
 std::optional<TrailingNodeNames> ScanTrailingNodeNames(std::string_view body) {
   std::optional<size_t> begin = LocateTrailingNodeNames(body);
   if (!begin) return std::nullopt;
+  return ScanNodeNamesAt(body, *begin);
+}
+
+std::optional<TrailingNodeNames> ScanNodeNamesAt(std::string_view body, size_t begin) {
+  if (begin >= body.size() || body[begin] != '[') return std::nullopt;
   const char* const b = body.data();
   const char* const e = b + body.size();
-  const char* p = b + *begin;
+  const char* p = b + begin;
   TrailingNodeNames out;
   bool go_special = false;
-  out.begin = *begin;
+  out.begin = begin;
   p = SkipSpace(p + 1, e);
   if (p < e && *p == ']') {
     ++p;

@@ -36,6 +36,8 @@ std::optional<TrailingNodeNames> ScanTrailingNodeNames(std::string_view body);
 // it can be found without reading the names (nullopt in the same cases as above, and when
 // NodeNames is not an array).
 std::optional<size_t> LocateTrailingNodeNames(std::string_view body);
+// The rest of ScanTrailingNodeNames, for an array that LocateTrailingNodeNames found at `begin`.
+std::optional<TrailingNodeNames> ScanNodeNamesAt(std::string_view body, size_t begin);
 // Whether only white space and the closing `}` of the body's object follow offset `at`.
 bool EndsObjectAt(std::string_view body, size_t at);
 

@@ -339,18 +339,15 @@ Status Parse(std::string_view body, const DecodeLimits& limits, Document* doc,
   if (body.empty()) return Status::InvalidArgument("empty body");
   if (names != nullptr && spans != nullptr && list != nullptr) {
     std::shared_ptr<const NodeNamesList> found;
-    size_t begin = 0;
-    if (cache != nullptr) {
-      if (std::optional<size_t> at = LocateTrailingNodeNames(body)) {
-        found = cache->Find(body, *at);
-        begin = *at;
-        if (found && !EndsObjectAt(body, begin + found->array_text.size())) found = nullptr;
-      }
+    const std::optional<size_t> at = LocateTrailingNodeNames(body);
+    size_t begin = at.value_or(0);
+    if (at && cache != nullptr) {
+      found = cache->Find(body, begin);
+      if (found && !EndsObjectAt(body, begin + found->array_text.size())) found = nullptr;
     }
-    if (!found) {
-      if (std::optional<TrailingNodeNames> scan = ScanTrailingNodeNames(body)) {
+    if (at && !found) {
+      if (std::optional<TrailingNodeNames> scan = ScanNodeNamesAt(body, begin)) {
         found = MakeList(body, *scan);
-        begin = scan->begin;
         if (cache != nullptr) cache->Remember(found);
       }
     }
