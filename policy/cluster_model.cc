@@ -80,13 +80,11 @@ void ClusterModel::AddReserved(uint32_t index, const Resources& r, int sign) {
 // ---- nodes ----
 
 uint32_t ClusterModel::SlotFor(std::string_view name) {
-  auto it = node_index_.find(name);
-  if (it != node_index_.end()) return it->second;
+  if (int32_t known = name_table_.Find(name); known >= 0) return static_cast<uint32_t>(known);
   uint32_t idx = static_cast<uint32_t>(nodes_.size());
   nodes_.emplace_back();
   totals_.emplace_back();
   nodes_.back().node.name = std::string(name);
-  node_index_.emplace(std::string(name), idx);
   name_table_.Append(name);
   return idx;
 }
@@ -111,15 +109,15 @@ void ClusterModel::UpsertNode(Node node) {
 }
 
 void ClusterModel::DeleteNode(std::string_view name) {
-  auto it = node_index_.find(name);
-  if (it == node_index_.end()) return;
-  NodeState& s = nodes_[it->second];
+  const int32_t slot = name_table_.Find(name);
+  if (slot < 0) return;
+  NodeState& s = nodes_[slot];
   if (!s.present) return;
   s.present = false;
   s.node = Node{};
   s.node.name = std::string(name);
-  totals_[it->second].alloc = Totals{};
-  totals_[it->second].present = false;
+  totals_[slot].alloc = Totals{};
+  totals_[slot].present = false;
   --present_nodes_;
   ++node_generation_;
   ++node_status_generation_;
@@ -152,9 +150,8 @@ Resources ClusterModel::Free(uint32_t index) const {
 
 void ClusterModel::Uncount(PodEntry& e) {
   if (e.counted_node.empty()) return;
-  auto it = node_index_.find(e.counted_node);
-  if (it != node_index_.end()) {
-    NodeState& s = nodes_[it->second];
+  if (int32_t slot = name_table_.Find(e.counted_node); slot >= 0) {
+    NodeState& s = nodes_[slot];
     Resources r = CountedRequests(e.pod);
     s.requested -= r;
     AddUsed(s, r, -1);

@@ -143,8 +143,7 @@ class ClusterModel {
   std::vector<std::string> gpu_resources_;
   std::vector<NodeState> nodes_;
   std::vector<SlotTotals> totals_;  // aligned with nodes_
-  StringMap<uint32_t> node_index_;
-  NameTable name_table_;  // the same mapping, for NodeIndex (the verbs' lookups)
+  NameTable name_table_;  // node name -> slot
   int64_t present_nodes_ = 0;
   uint64_t node_generation_ = 0;
   uint64_t node_status_generation_ = 0;
