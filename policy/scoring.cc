@@ -343,18 +343,7 @@ int FunctionWarmScore(int64_t age_ms, int64_t warm_ms, int images_present, int n
 // ---- Combiner ----
 
 int64_t CombineScores(const ScoreWeights& weights, const RuleScores& scores) {
-  int64_t weighted = 0, total_weight = 0;
-  for (size_t i = 0; i < kNumRules; ++i) {
-    const int w = weights.*kWeightFields[i];
-    if (w <= 0 || scores[i] == kNotApplicable) continue;
-    weighted += int64_t{w} * std::clamp(scores[i], 0, kMaxRuleScore);
-    total_weight += w;
-  }
-  if (total_weight == 0) return 0;
-  // Mean on 0..100, then to 0..10 rounded to nearest, in one integer step.
-  const int64_t denom = total_weight * kMaxRuleScore;
-  return std::clamp<int64_t>((weighted * kMaxExtenderScore + denom / 2) / denom, 0,
-                             kMaxExtenderScore);
+  return ScoreCombiner(weights)(scores);
 }
 
 ScoreCombiner::ScoreCombiner(const ScoreWeights& weights) {

@@ -231,7 +231,7 @@ ScoreExplanation ExplainScores(std::string_view node, const ScoreWeights& weight
 // CombineScores for many nodes under one set of weights (prioritize's loop): the weights are
 // read once, the per-rule sum has no branch, and the one division per node becomes a multiply
 // when the applicable rules' weights add up to what they did for the last node (almost
-// always: which rules apply depends on the pod). Equal to CombineScores on every input.
+// always: which rules apply depends on the pod). CombineScores is one call of it.
 class ScoreCombiner {
  public:
   explicit ScoreCombiner(const ScoreWeights& weights);
