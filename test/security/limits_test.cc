@@ -25,21 +25,12 @@ using namespace std::chrono_literals;
 const char kFilter[] =
     R"({"Pod":{"metadata":{"name":"p","namespace":"ml","uid":"u1"},"spec":{}},"NodeNames":["n1","n2"]})";
 
-struct Fixture {
-  explicit Fixture(ServerOptions o, const Pki* pki = nullptr)
-      : server(
-            [&] {
-              o.port = 0;
-              o.threads = 2;
-              if (pki) o.tls = TlsFiles{*pki / "server.pem", *pki / "server.key", *pki / "ca.pem"};
-              return o;
-            }(),
-            &engine, [](const policy::PodBinding&) { return Status::Ok(); }) {
-    Status s = server.Start();
-    if (!s.ok()) throw std::runtime_error(s.message());
-  }
-  policy::Engine engine{policy::Options()};
-  Server server;
+// The server under test, with TLS when `pki` is given.
+struct Fixture : TestServer {
+  explicit Fixture(ServerOptions o, const Pki* pki = nullptr) : TestServer([&] {
+    if (pki) o.tls = TlsFiles{*pki / "server.pem", *pki / "server.key", *pki / "ca.pem"};
+    return o;
+  }()) {}
 };
 
 struct Sockets {

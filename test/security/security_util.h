@@ -26,6 +26,9 @@
 #include <thread>
 #include <vector>
 
+#include "extender/server.h"
+#include "policy/engine.h"
+
 namespace mlsched::security_test {
 
 struct TempDir {
@@ -297,6 +300,24 @@ class Child {
   pid_t pid_ = -1;
   bool exited_ = false;
   std::string log_;
+};
+
+// A Server on a free loopback port over an empty engine, started. The engine is declared
+// first: members are built in declaration order and the server is handed the engine.
+struct TestServer {
+  explicit TestServer(extender::ServerOptions o)
+      : server(
+            [&] {
+              o.port = 0;
+              o.threads = 2;
+              return o;
+            }(),
+            &engine, [](const policy::PodBinding&) { return Status::Ok(); }) {
+    Status s = server.Start();
+    if (!s.ok()) throw std::runtime_error(s.message());
+  }
+  policy::Engine engine{policy::Options()};
+  extender::Server server;
 };
 
 }  // namespace mlsched::security_test

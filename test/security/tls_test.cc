@@ -21,24 +21,14 @@ namespace {
 using namespace security_test;
 using namespace std::chrono_literals;
 
-struct TlsServer {
+struct TlsServer : TestServer {
   TlsServer(const Pki& pki, bool client_ca, std::chrono::milliseconds poll = 1000ms)
-      : server(
-            [&] {
-              ServerOptions o;
-              o.port = 0;
-              o.threads = 2;
-              o.tls = TlsFiles{pki / "server.pem", pki / "server.key",
-                               client_ca ? pki / "ca.pem" : ""};
-              o.tls_poll = poll;
-              return o;
-            }(),
-            &engine, [](const policy::PodBinding&) { return Status::Ok(); }) {
-    Status s = server.Start();
-    if (!s.ok()) throw std::runtime_error(s.message());
-  }
-  policy::Engine engine{policy::Options()};
-  Server server;
+      : TestServer([&] {
+          ServerOptions o;
+          o.tls = TlsFiles{pki / "server.pem", pki / "server.key", client_ca ? pki / "ca.pem" : ""};
+          o.tls_poll = poll;
+          return o;
+        }()) {}
 };
 
 TlsClient::Options Scheduler(const Pki& pki) {
