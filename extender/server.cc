@@ -941,6 +941,14 @@ class HttpHandler : public Pistache::Http::Handler {
     // Bytes that arrived before a refused connection was shut down are never served: a peer
     // that skipped the TLS proxy must not reach a verb, not even without seeing the answer.
     if (auto peer = w.peer(); !peer || peer->tryGetData(kRefused)) return;
+    // Pistache 0.0.5 answers a request without a Connection header with "Connection: Close",
+    // whatever its version. HTTP/1.1 connections persist unless a side says close (RFC 9112
+    // 9.3), and Go's client, kube-scheduler's, believes the header: it would drop the
+    // connection after every call and pay a new one (a TLS handshake, with TLS) on the next.
+    if (req.version() == Pistache::Http::Version::Http11 &&
+        !req.headers().has<Pistache::Http::Header::Connection>()) {
+      w.headers().remove<Pistache::Http::Header::Connection>();
+    }
     impl_->OnRequest(req, std::move(w), kind_ == kDebugEndpoint, kind_ == kHealthEndpoint);
   }
 

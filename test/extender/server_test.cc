@@ -4,6 +4,13 @@
 #include <doctest/doctest.h>
 #include <rapidjson/document.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <future>
 #include <string>
@@ -68,6 +75,81 @@ rapidjson::Document Json(const std::string& s) {
   d.Parse(s.data(), s.size());
   REQUIRE_FALSE(d.HasParseError());
   return d;
+}
+
+// One HTTP/1.x exchange on an open socket, written by hand so that the test controls every
+// header: returns the response's head (lower-cased) and body, or "" when the server hung up.
+struct RawAnswer {
+  std::string head;
+  std::string body;
+};
+RawAnswer Exchange(int fd, const std::string& request) {
+  RawAnswer a;
+  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) != ssize_t(request.size())) return a;
+  std::string in;
+  size_t head_end = std::string::npos, total = 0;
+  char buf[65536];
+  while (head_end == std::string::npos || in.size() < total) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return a;
+    in.append(buf, size_t(n));
+    if (head_end != std::string::npos || (head_end = in.find("\r\n\r\n")) == std::string::npos) {
+      continue;
+    }
+    std::string head = in.substr(0, head_end + 2);
+    std::transform(head.begin(), head.end(), head.begin(), [](unsigned char c) { return std::tolower(c); });
+    size_t at = head.find("content-length:");
+    REQUIRE(at != std::string::npos);
+    total = head_end + 4 + std::stoul(head.substr(at + 15));
+    a.head = head;
+  }
+  a.body = in.substr(head_end + 4, total - head_end - 4);
+  return a;
+}
+
+int ConnectTo(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  timeval tv{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  return fd;
+}
+
+TEST_CASE("HTTP/1.1 connections persist: no Connection: close unless the caller asked for it") {
+  // kube-scheduler's Go client sends no Connection header and drops a connection whose answer
+  // says close; then every call would pay a new connection (and a TLS handshake).
+  policy::Engine engine{policy::Options()};
+  AddNodes(&engine);
+  TestServer t(&engine);
+  const std::string body = FilterBody(PodJson("p", "u1", 1), {"n1", "n2"});
+  auto request = [&](const std::string& version, const std::string& extra) {
+    return "POST /filter " + version + "\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
+           extra + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  };
+  int fd = ConnectTo(t.server.port());
+  for (int call = 0; call < 3; ++call) {  // one socket, three calls: the connection persists
+    CAPTURE(call);
+    RawAnswer a = Exchange(fd, request("HTTP/1.1", ""));
+    REQUIRE(a.head.rfind("http/1.1 200", 0) == 0);
+    CHECK(a.head.find("connection: close") == std::string::npos);
+    CHECK(Json(a.body)["NodeNames"].Size() == 2);
+  }
+  // The caller's own choice is answered as given.
+  RawAnswer closing = Exchange(fd, request("HTTP/1.1", "Connection: close\r\n"));
+  CHECK(closing.head.find("connection: close") != std::string::npos);
+  ::close(fd);
+  fd = ConnectTo(t.server.port());
+  RawAnswer kept = Exchange(fd, request("HTTP/1.1", "Connection: keep-alive\r\n"));
+  CHECK(kept.head.find("connection: keep-alive") != std::string::npos);
+  // HTTP/1.0 without keep-alive does not persist.
+  RawAnswer old = Exchange(fd, request("HTTP/1.0", ""));
+  CHECK(old.head.find("connection: close") != std::string::npos);
+  ::close(fd);
 }
 
 TEST_CASE("health, readiness, metrics and unknown paths") {
