@@ -414,15 +414,14 @@ void Engine::ScoreEach(const Pod& pod, const std::vector<Candidate>& nodes, Time
     int32_t idx = resolved->index[i];
     const SlotTotals* t = idx >= 0 ? &model_->totals(idx) : nullptr;
     if (!t || (!t->present && !c.node)) {
-      visit(i, static_cast<const RuleScores*>(nullptr), planned);
+      visit(scorer, planned, i, 0u, static_cast<const NodeLoad*>(nullptr));
       continue;
     }
     NodeLoad load;
     load.allocatable = c.node ? ViewOf(c.node->allocatable, options_.gpu_resources)
                               : ResourceView{t->alloc.milli_cpu, t->alloc.memory, t->alloc.gpus};
     load.used = {t->used.milli_cpu, t->used.memory, t->used.gpus};
-    RuleScores rules = scorer.ScoreNode(static_cast<uint32_t>(idx), load);
-    visit(i, &rules, planned);
+    visit(scorer, planned, i, static_cast<uint32_t>(idx), &load);
   }
 }
 
@@ -479,12 +478,13 @@ void Engine::ApplyDataLocality(const Pod& pod, const std::vector<Candidate>& nod
 Scores Engine::Prioritize(const Pod& pod, const std::vector<Candidate>& nodes, TimeMs now) const {
   std::shared_lock lock(mu_);
   Scores out(nodes.size(), 0);
-  const ScoreCombiner combine(options_.weights);
-  ScoreEach(pod, nodes, now, [&](size_t i, const RuleScores* rules, const std::string& planned) {
-    if (!rules) return;
+  ScoreEach(pod, nodes, now, [&](const PodScorer& scorer, const std::string& planned, size_t i,
+                                 uint32_t slot, const NodeLoad* load) {
+    if (!load) return;
     // The plan is not a preference among others: planned nodes rank first, always.
-    out[i] = !planned.empty() ? (nodes[i].name == planned ? kMaxExtenderScore : 0)
-                              : combine(*rules);
+    out[i] = !planned.empty()
+                 ? (nodes[i].name == planned ? kMaxExtenderScore : 0)
+                 : scorer.Total(slot, *load);
   });
   return out;
 }
@@ -494,12 +494,14 @@ std::vector<ScoreExplanation> Engine::ExplainScores(const Pod& pod,
                                                     TimeMs now) const {
   std::shared_lock lock(mu_);
   std::vector<ScoreExplanation> out(nodes.size());
-  ScoreEach(pod, nodes, now, [&](size_t i, const RuleScores* rules, const std::string& planned) {
-    if (!rules) {
+  ScoreEach(pod, nodes, now, [&](const PodScorer& scorer, const std::string& planned, size_t i,
+                                 uint32_t slot, const NodeLoad* load) {
+    if (!load) {
       out[i].node = std::string(nodes[i].name);  // unknown to the model: no opinion, 0
       return;
     }
-    out[i] = policy::ExplainScores(nodes[i].name, options_.weights, *rules);
+    const RuleScores rules = scorer.ScoreNode(slot, *load);
+    out[i] = policy::ExplainScores(nodes[i].name, options_.weights, rules);
     if (!planned.empty()) out[i].total = nodes[i].name == planned ? kMaxExtenderScore : 0;
   });
   return out;

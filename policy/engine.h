@@ -262,9 +262,10 @@ class Engine {
   void KeepGpuNodesForGpuPods(const ResolvedNames& resolved, const std::vector<Candidate>& nodes,
                               FilterResult* out) const;
 
-  // Runs every scoring rule for each candidate and calls visit(i, rules, planned) where
-  // `rules` is null for a node the model does not know; `planned` is the gang plan's node or
-  // "". Callers hold mu_ shared. Defined in engine.cc, the only user.
+  // Prepares one PodScorer for the pod and calls visit(scorer, planned, i, slot, load) for each
+  // candidate i: its model slot and load, or a null load for a node the model does not know;
+  // `planned` is the gang plan's node or "". The visitor runs the rules it needs (all of them
+  // per rule, or just the total). Callers hold mu_ shared. Defined in engine.cc, the only user.
   template <typename Visit>
   void ScoreEach(const Pod& pod, const std::vector<Candidate>& nodes, TimeMs now,
                  Visit&& visit) const;

@@ -353,10 +353,12 @@ ScoreCombiner::ScoreCombiner(const ScoreWeights& weights) {
 int64_t ScoreCombiner::operator()(const RuleScores& scores) const {
   int64_t weighted = 0, total_weight = 0;
   for (size_t i = 0; i < kNumRules; ++i) {
-    const int64_t w = scores[i] == kNotApplicable ? 0 : weight_[i];
-    weighted += w * std::clamp(scores[i], 0, kMaxRuleScore);
-    total_weight += w;
+    Add(static_cast<Rule>(i), scores[i], &weighted, &total_weight);
   }
+  return Mean(weighted, total_weight);
+}
+
+int64_t ScoreCombiner::Mean(int64_t weighted, int64_t total_weight) const {
   if (total_weight == 0) return 0;
   const int64_t denom = total_weight * kMaxRuleScore;
   if (total_weight != last_total_) {
@@ -391,6 +393,7 @@ ScoreExplanation ExplainScores(std::string_view node, const ScoreWeights& weight
 PodScorer::PodScorer(const Options& options, const Topology& topology, const ImageIndex& images,
                      const Pod& pod)
     : options_(options),
+      combine_(options.weights),
       topology_(topology),
       images_(images),
       pod_(ViewOf(pod.requests, options.gpu_resources)),
@@ -445,7 +448,7 @@ PodScorer::LoadScores PodScorer::ScoreLoad(const NodeLoad& load) const {
   return s;
 }
 
-const PodScorer::LoadScores& PodScorer::MemoScoreLoad(const NodeLoad& load) const {
+const PodScorer::LoadMemo& PodScorer::MemoScoreLoad(const NodeLoad& load) const {
   if (load_memo_.empty()) load_memo_.resize(kLoadMemoSize);
   // A multiply-xor mix of the six integers; the top bits pick the slot.
   uint64_t h = 0x9E3779B97F4A7C15ULL;
@@ -457,23 +460,59 @@ const PodScorer::LoadScores& PodScorer::MemoScoreLoad(const NodeLoad& load) cons
   if (!m.filled || !(m.load.allocatable == load.allocatable) || !(m.load.used == load.used)) {
     m.load = load;
     m.scores = ScoreLoad(load);
+    m.weighted = 0;
+    m.total_weight = 0;
+    combine_.Add(Rule::kLeastAllocated, m.scores.least_allocated, &m.weighted, &m.total_weight);
+    combine_.Add(Rule::kGpuFit, m.scores.gpu_fit, &m.weighted, &m.total_weight);
+    combine_.Add(Rule::kGpuFragmentation, m.scores.gpu_fragmentation, &m.weighted,
+                 &m.total_weight);
+    combine_.Add(Rule::kCpuOffGpu, m.scores.cpu_off_gpu, &m.weighted, &m.total_weight);
+    m.total = combine_.Mean(m.weighted, m.total_weight);
     m.filled = true;
   }
-  return m.scores;
+  return m;
 }
 
 RuleScores PodScorer::ScoreNode(uint32_t node, const NodeLoad& load) const {
   RuleScores s;
   s.fill(kNotApplicable);
-  // why: a rule with weight 0 takes no part in the mean, so it is not computed either; turning
-  // rules off in the options makes prioritize cheaper, not just different.
-  auto on = [this](Rule r) { return RuleWeight(options_.weights, r) > 0; };
   auto at = [&s](Rule r) -> int& { return s[static_cast<size_t>(r)]; };
-  const LoadScores& by_load = MemoScoreLoad(load);
+  const LoadScores& by_load = MemoScoreLoad(load).scores;
   at(Rule::kLeastAllocated) = by_load.least_allocated;
   at(Rule::kGpuFit) = by_load.gpu_fit;
   at(Rule::kGpuFragmentation) = by_load.gpu_fragmentation;
   at(Rule::kCpuOffGpu) = by_load.cpu_off_gpu;
+  ScoreNodeRules(node, s);
+  return s;
+}
+
+int64_t PodScorer::Total(uint32_t node, const NodeLoad& load) const {
+  const LoadMemo& m = MemoScoreLoad(load);
+  if (!NodeRulesApply()) return m.total;
+  RuleScores s;
+  s.fill(kNotApplicable);
+  ScoreNodeRules(node, s);
+  int64_t weighted = m.weighted, total_weight = m.total_weight;
+  for (Rule r : {Rule::kGangPlan, Rule::kTopology, Rule::kImageLocality, Rule::kPipelineLocality,
+                 Rule::kFunctionWarm}) {
+    combine_.Add(r, s[static_cast<size_t>(r)], &weighted, &total_weight);
+  }
+  return combine_.Mean(weighted, total_weight);
+}
+
+bool PodScorer::NodeRulesApply() const {
+  auto on = [this](Rule r) { return RuleWeight(options_.weights, r) > 0; };
+  return (has_plan_ && on(Rule::kGangPlan)) || (!topology_anchors_.empty() && on(Rule::kTopology)) ||
+         (!pod_images_.empty() && on(Rule::kImageLocality)) ||
+         (!predecessors_.empty() && on(Rule::kPipelineLocality)) ||
+         (is_function_ && on(Rule::kFunctionWarm));
+}
+
+void PodScorer::ScoreNodeRules(uint32_t node, RuleScores& s) const {
+  // why: a rule with weight 0 takes no part in the mean, so it is not computed either; turning
+  // rules off in the options makes prioritize cheaper, not just different.
+  auto on = [this](Rule r) { return RuleWeight(options_.weights, r) > 0; };
+  auto at = [&s](Rule r) -> int& { return s[static_cast<size_t>(r)]; };
   if (has_plan_ && on(Rule::kGangPlan)) {
     at(Rule::kGangPlan) = node == planned_node_ ? kMaxRuleScore : 0;
   }
@@ -495,7 +534,6 @@ RuleScores PodScorer::ScoreNode(uint32_t node, const NodeLoad& load) const {
         FunctionWarmScore(age, options_.function_warm_ms, images_.CountPresent(pod_images_, node),
                           pod_images_.num_containers);
   }
-  return s;
 }
 
 }  // namespace mlsched::policy

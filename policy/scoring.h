@@ -12,6 +12,7 @@
 // Thread-safety: everything here is either a pure function or an immutable value after
 // construction; const methods may run concurrently.
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <span>
@@ -237,6 +238,17 @@ class ScoreCombiner {
   explicit ScoreCombiner(const ScoreWeights& weights);
   int64_t operator()(const RuleScores& scores) const;
 
+  // operator() in parts, for a caller that keeps partial sums (PodScorer::Total): Add puts
+  // one rule's score into a running (weighted, total_weight) pair, Mean ends it. Adding every
+  // rule of `scores` and taking the Mean is operator(), exactly; the sums are integers, so
+  // their order does not matter.
+  void Add(Rule rule, int score, int64_t* weighted, int64_t* total_weight) const {
+    const int64_t w = score == kNotApplicable ? 0 : weight_[static_cast<size_t>(rule)];
+    *weighted += w * std::clamp(score, 0, kMaxRuleScore);
+    *total_weight += w;
+  }
+  int64_t Mean(int64_t weighted, int64_t total_weight) const;
+
  private:
   std::array<int64_t, kNumRules> weight_{};
   mutable int64_t last_total_ = -1;
@@ -272,9 +284,12 @@ class PodScorer {
   // Per-rule scores of one candidate. Allocates once (the load table), on the first call.
   // Not thread-safe: one scorer serves one call.
   RuleScores ScoreNode(uint32_t node, const NodeLoad& load) const;
-  int64_t Combine(const RuleScores& scores) const {
-    return CombineScores(options_.weights, scores);
-  }
+  int64_t Combine(const RuleScores& scores) const { return combine_(scores); }
+  // Combine(ScoreNode(node, load)), always, for less: the load rules' part of the mean is kept
+  // with their scores in the load table, so a node costs the rules that read the node itself
+  // (none for most pods; image locality for a pod whose images some nodes hold) and one
+  // division, or nothing more than a table hit when no such rule applies (prioritize's loop).
+  int64_t Total(uint32_t node, const NodeLoad& load) const;
 
   const ResourceView& pod_view() const { return pod_; }
 
@@ -293,14 +308,25 @@ class PodScorer {
   struct LoadMemo {
     NodeLoad load;
     LoadScores scores;
+    // The load rules' part of the combined mean (ScoreCombiner::Add over `scores`), and the
+    // mean itself for a node no other rule scores.
+    int64_t weighted = 0;
+    int64_t total_weight = 0;
+    int64_t total = 0;
     bool filled = false;
   };
   static constexpr size_t kLoadMemoSize = 512;  // a power of two
   LoadScores ScoreLoad(const NodeLoad& load) const;
-  const LoadScores& MemoScoreLoad(const NodeLoad& load) const;
+  const LoadMemo& MemoScoreLoad(const NodeLoad& load) const;
   mutable std::vector<LoadMemo> load_memo_;
+  // The rules that read the node itself (gang plan, topology, images, pipeline, function)
+  // into `s`; those that do not apply stay as they are.
+  void ScoreNodeRules(uint32_t node, RuleScores& s) const;
+  // Whether ScoreNodeRules scores anything for this pod (the same conditions).
+  bool NodeRulesApply() const;
 
   const Options& options_;
+  const ScoreCombiner combine_;
   const Topology& topology_;
   const ImageIndex& images_;
   ResourceView pod_;

@@ -556,5 +556,53 @@ TEST_CASE("scoring: the per-call table of load scores changes no score") {
   }
 }
 
+TEST_CASE("scoring: PodScorer::Total is Combine(ScoreNode) for every mix of rules") {
+  // Total keeps the load rules' part of the mean in the load table and adds the node rules;
+  // it must give what combining the full per-rule scores gives, whichever rules apply, with
+  // random weights (some off) and loads that repeat and collide in the table.
+  std::vector<Node> nodes = ClusterNodes();
+  nodes[4].images = {{{"trainer:v1"}, 5 * kGi}};
+  nodes[2].images = {{{"trainer:v1"}, 5 * kGi}, {{"sidecar:v2"}, 300 * kMi}};
+  Topology t = Topology::Build(Options{}, nodes);
+  ImageIndex images = ImageIndex::Build(nodes);
+  const std::vector<FragmentationProfile::Shape> shapes = {{8000, 64 * kGi, 1, 3},
+                                                           {32000, 256 * kGi, 4, 2}};
+  const FragmentationProfile profile =
+      FragmentationProfile::FromShapes(shapes.data(), shapes.size(), 16);
+  std::mt19937 rng(23);
+  for (int round = 0; round < 64; ++round) {
+    Options o;
+    for (size_t i = 0; i < kNumRules; ++i) {
+      const int pick = static_cast<int>(rng() % 6);
+      o.weights.*kWeightsInRuleOrder[i] = pick == 0 ? 0 : static_cast<int>(rng() % 7) + 1;
+    }
+    Pod pod;
+    pod.requests.milli_cpu = 2000;
+    pod.requests.memory = 8 * kGi;
+    if (rng() % 2) pod.requests.SetScalar("nvidia.com/gpu", 1 + rng() % 4);
+    if (round & 1) pod.images = {"trainer:v1", "sidecar:v2"};
+    PodScorer s(o, t, images, pod);
+    s.SetFragmentationProfile(&profile);
+    // Each node rule on in some rounds, off in others (bits of the round number).
+    if (round & 2) s.SetPlannedNode(static_cast<uint32_t>(rng() % nodes.size()));
+    std::vector<uint32_t> anchors = {0, 3};
+    if (round & 4) s.SetTopologyAnchors(anchors);
+    std::vector<uint32_t> preds = {2};
+    if (round & 8) s.SetPipelinePredecessors(preds, 4);
+    if (round & 16) s.SetFunctionWarmth({{4, 900}, {1, 100}}, 1000);
+    for (int k = 0; k < 300; ++k) {
+      const int64_t gpus = (rng() % 3) * 4;
+      NodeLoad load = Load(64000, 512 * kGi, gpus, (rng() % 8) * 8000,
+                           static_cast<int64_t>(rng() % 8) * 64 * kGi,
+                           gpus > 0 ? static_cast<int64_t>(rng() % (gpus + 1)) : 0);
+      const uint32_t node = static_cast<uint32_t>(rng() % nodes.size());
+      CAPTURE(round);
+      CAPTURE(k);
+      CHECK(s.Total(node, load) == s.Combine(s.ScoreNode(node, load)));
+      CHECK(s.Total(node, load) == CombineScores(o.weights, s.ScoreNode(node, load)));
+    }
+  }
+}
+
 }  // namespace
 }  // namespace mlsched::policy
