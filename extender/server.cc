@@ -31,6 +31,7 @@
 #include <utility>
 #include <vector>
 
+#include "extender/direct_answer.h"
 #include "extender/tls_proxy.h"
 
 namespace mlsched::extender {
@@ -189,6 +190,13 @@ struct Metrics {
     for (const char* reason : {"over_limit", "tls_handshake", "timeout"}) {
       connections_closed[reason] = &closed.Add({{"reason", reason}});
     }
+    auto& spilled_family =
+        prometheus::BuildCounter()
+            .Name("mlsched_extender_answers_spilled_total")
+            .Help("Answers the connection's socket did not take at once (a slow or stalled "
+                  "reader, or a very large answer); their rest waited in the write queue.")
+            .Register(r);
+    spilled = &spilled_family.Add({});
     auto& open = prometheus::BuildGauge()
                      .Name("mlsched_extender_connections")
                      .Help("Connections open on the extender port.")
@@ -218,6 +226,7 @@ struct Metrics {
   std::map<std::string, prometheus::Gauge*> model_size;
   std::map<std::string, prometheus::Counter*> connections_closed;
   prometheus::Gauge* connections = nullptr;
+  prometheus::Counter* spilled = nullptr;
 };
 
 // Brings a counter up to a running total kept elsewhere.
@@ -312,17 +321,70 @@ struct Server::Impl {
   void Reply(ResponseWriter& w, Verb verb, int code, const std::string& body,
              const Pistache::Http::Mime::MediaType& mime, SteadyClock::time_point start) {
     // Writes are queued to a reactor; Shutdown waits for them (pending_writes) before it stops
-    // the reactors, or an answer sent from the bind pool or the timer could be lost.
+    // the reactors, or an answer sent from the bind pool or the timer could be lost. The
+    // connection's count of queued answers keeps later direct answers behind this one.
+    std::shared_ptr<Pistache::Tcp::Peer> peer = w.peer();
+    std::shared_ptr<QueuedCount> queued = peer ? QueuedOf(*peer) : nullptr;
+    auto done = [this, queued] {
+      --pending_writes;
+      if (queued) --*queued;
+    };
     ++pending_writes;
+    if (queued) ++*queued;
     try {
       w.send(static_cast<Code>(code), body, mime)
-          .then([this](ssize_t) { --pending_writes; },
-                [this](std::exception_ptr) { --pending_writes; });
+          .then([done](ssize_t) { done(); }, [done](std::exception_ptr) { done(); });
     } catch (const std::exception& e) {
-      --pending_writes;
+      done();
       // The peer went away: nothing to answer, nothing to undo.
       VLOG(1) << kVerbNames[verb] << ": could not write the answer: " << e.what();
     }
+    Record(verb, code, start);
+  }
+
+  // An answer made on the reactor thread that read `req`, written straight to the socket
+  // (extender/direct_answer.h says why); Reply when the connection has answers queued, or
+  // with direct answers off.
+  void ReplyNow(const Request& req, ResponseWriter& w, Verb verb, int code,
+                const std::string& body, const Pistache::Http::Mime::MediaType& mime,
+                SteadyClock::time_point start) {
+    std::shared_ptr<Pistache::Tcp::Peer> peer = options.direct_answers ? w.peer() : nullptr;
+    std::shared_ptr<QueuedCount> queued = peer ? QueuedOf(*peer) : nullptr;
+    if (!queued || queued->load() != 0) return Reply(w, verb, code, body, mime, start);
+    const std::string head =
+        AnswerHead(req.version(), static_cast<Code>(code), w.headers(), mime, body.size());
+    // As ResponseWriter::sendImpl: the connection is between requests from now on (Pistache
+    // applies the keep-alive timeout to it, not the request timeouts).
+    peer->setIdle(true);
+    const ssize_t written = WriteNow(peer->fd(), head, body);
+    const size_t total = head.size() + body.size();
+    if (written >= 0 && static_cast<size_t>(written) < total) {
+      // The socket is full: the rest through Pistache's queue, which waits until it drains.
+      metrics.spilled->Increment();
+      const size_t from = static_cast<size_t>(written);
+      std::string rest = from < head.size() ? head.substr(from) + body
+                                            : body.substr(from - head.size());
+      const size_t rest_size = rest.size();
+      auto done = [this, queued] {
+        --pending_writes;
+        --*queued;
+      };
+      ++pending_writes;
+      ++*queued;
+      try {
+        peer->send(Pistache::RawBuffer(std::move(rest), rest_size))
+            .then([done](ssize_t) { done(); }, [done](std::exception_ptr) { done(); });
+      } catch (const std::exception& e) {
+        done();
+        VLOG(1) << kVerbNames[verb] << ": could not queue the rest of the answer: " << e.what();
+      }
+    } else if (written < 0) {
+      VLOG(1) << kVerbNames[verb] << ": could not write the answer: the peer went away";
+    }
+    Record(verb, code, start);
+  }
+
+  void Record(Verb verb, int code, SteadyClock::time_point start) {
     double seconds = SecondsSince(start);
     metrics.Count(verb, code, seconds);
     service_history.Record(kVerbNames[verb], code != 200, seconds, MonoMs());
@@ -348,7 +410,7 @@ struct Server::Impl {
     policy::FilterResult result = engine->Filter(args.pod, args.candidates, clock());
     std::string out;
     EncodeFilterResult(args, req.body(), result, &out);
-    Reply(w, kFilter, 200, out, JsonMime(), start);
+    ReplyNow(req, w, kFilter, 200, out, JsonMime(), start);
     Remember(std::move(args.pod));
   }
 
@@ -361,7 +423,7 @@ struct Server::Impl {
     policy::Scores scores = engine->Prioritize(args.pod, args.candidates, clock());
     std::string out;
     EncodeHostPriorityList(args.candidates, scores, &out, args.names_plain);
-    Reply(w, kPrioritize, 200, out, JsonMime(), start);
+    ReplyNow(req, w, kPrioritize, 200, out, JsonMime(), start);
   }
 
   void Preempt(const Request& req, ResponseWriter& w, SteadyClock::time_point start) {
@@ -386,7 +448,7 @@ struct Server::Impl {
     }
     std::string out;
     EncodePreemptionResult(kept, &out);
-    Reply(w, kPreempt, 200, out, JsonMime(), start);
+    ReplyNow(req, w, kPreempt, 200, out, JsonMime(), start);
   }
 
   void Bind(const Request& req, ResponseWriter& w, SteadyClock::time_point start) {
@@ -480,11 +542,12 @@ struct Server::Impl {
       char* end = nullptr;
       const unsigned long long want = std::strtoull(q->c_str(), &end, 10);
       if (!q->empty() && *end == '\0' && want <= (64ull << 20)) {
-        Reply(w, kEmpty, 200, std::string(static_cast<size_t>(want), ' '), JsonMime(), start);
+        ReplyNow(req, w, kEmpty, 200, std::string(static_cast<size_t>(want), ' '), JsonMime(),
+                 start);
         return;
       }
     }
-    Reply(w, kEmpty, 200, kBody, JsonMime(), start);
+    ReplyNow(req, w, kEmpty, 200, kBody, JsonMime(), start);
   }
 
   // ---- Binds. ----
@@ -959,6 +1022,7 @@ class HttpHandler : public Pistache::Http::Handler {
   void onConnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) override {
     peer->putData(ParserData,
                   std::make_shared<Pistache::Http::RequestParser>(getMaxRequestSize()));
+    peer->putData(kQueuedKey, std::make_shared<QueuedCount>(0));
     int open = ++impl_->open_connections[kind_];
     bool refuse = false;
     if (open > max_connections_) {

@@ -77,6 +77,9 @@ struct ServerOptions {
   // baseline for the cost of HTTP on the same server; with ?answer_bytes=N it answers N bytes
   // (the cost of sending an answer that size).
   bool empty_route = false;
+  // Filter, prioritize and preempt answers go straight to the socket (direct_answer.h); false:
+  // through Pistache's ResponseWriter, as every other answer (tests compare the two).
+  bool direct_answers = true;
 };
 
 class Server {

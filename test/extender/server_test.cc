@@ -77,34 +77,65 @@ rapidjson::Document Json(const std::string& s) {
   return d;
 }
 
-// One HTTP/1.x exchange on an open socket, written by hand so that the test controls every
-// header: returns the response's head (lower-cased) and body, or "" when the server hung up.
+// HTTP/1.x on a raw socket, written by hand so that the test controls every header and
+// when answers are read.
 struct RawAnswer {
-  std::string head;
+  std::string head;  // status line and headers, lower-cased; "" when the server hung up
   std::string body;
 };
-RawAnswer Exchange(int fd, const std::string& request) {
+void SendAll(int fd, const std::string& bytes) {
+  size_t sent = 0;
+  while (sent < bytes.size()) {
+    ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    REQUIRE(n > 0);
+    sent += size_t(n);
+  }
+}
+// Reads one answer; `carry` holds bytes read past the previous answer.
+RawAnswer ReadAnswer(int fd, std::string* carry) {
   RawAnswer a;
-  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) != ssize_t(request.size())) return a;
-  std::string in;
+  std::string& in = *carry;
   size_t head_end = std::string::npos, total = 0;
-  char buf[65536];
-  while (head_end == std::string::npos || in.size() < total) {
-    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) return a;
-    in.append(buf, size_t(n));
-    if (head_end != std::string::npos || (head_end = in.find("\r\n\r\n")) == std::string::npos) {
-      continue;
+  std::string buf(1 << 20, '\0');
+  for (;;) {
+    if (head_end == std::string::npos && (head_end = in.find("\r\n\r\n")) != std::string::npos) {
+      a.head = in.substr(0, head_end + 2);
+      std::transform(a.head.begin(), a.head.end(), a.head.begin(),
+                     [](unsigned char c) { return std::tolower(c); });
+      size_t at = a.head.find("content-length:");
+      REQUIRE(at != std::string::npos);
+      total = head_end + 4 + std::stoul(a.head.substr(at + 15));
     }
-    std::string head = in.substr(0, head_end + 2);
-    std::transform(head.begin(), head.end(), head.begin(), [](unsigned char c) { return std::tolower(c); });
-    size_t at = head.find("content-length:");
-    REQUIRE(at != std::string::npos);
-    total = head_end + 4 + std::stoul(head.substr(at + 15));
-    a.head = head;
+    if (head_end != std::string::npos && in.size() >= total) break;
+    ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
+    if (n <= 0) return RawAnswer{};
+    in.append(buf.data(), size_t(n));
   }
   a.body = in.substr(head_end + 4, total - head_end - 4);
+  in.erase(0, total);
   return a;
+}
+RawAnswer Exchange(int fd, const std::string& request) {
+  SendAll(fd, request);
+  std::string carry;
+  return ReadAnswer(fd, &carry);
+}
+// The head's lines after the status line, sorted: headers compared as a set.
+std::vector<std::string> HeaderLines(const std::string& head) {
+  std::vector<std::string> lines;
+  size_t at = head.find("\r\n");
+  while (at != std::string::npos && at + 2 < head.size()) {
+    size_t next = head.find("\r\n", at + 2);
+    lines.push_back(head.substr(at + 2, next - at - 2));
+    at = next;
+  }
+  std::sort(lines.begin(), lines.end());
+  return lines;
+}
+std::string Post(const std::string& path, const std::string& body,
+                 const std::string& version = "HTTP/1.1", const std::string& extra = "") {
+  return "POST " + path + " " + version + "\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
+         extra + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
 int ConnectTo(uint16_t port) {
@@ -128,8 +159,7 @@ TEST_CASE("HTTP/1.1 connections persist: no Connection: close unless the caller 
   TestServer t(&engine);
   const std::string body = FilterBody(PodJson("p", "u1", 1), {"n1", "n2"});
   auto request = [&](const std::string& version, const std::string& extra) {
-    return "POST /filter " + version + "\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
-           extra + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    return Post("/filter", body, version, extra);
   };
   int fd = ConnectTo(t.server.port());
   for (int call = 0; call < 3; ++call) {  // one socket, three calls: the connection persists
@@ -150,6 +180,80 @@ TEST_CASE("HTTP/1.1 connections persist: no Connection: close unless the caller 
   RawAnswer old = Exchange(fd, request("HTTP/1.0", ""));
   CHECK(old.head.find("connection: close") != std::string::npos);
   ::close(fd);
+}
+
+TEST_CASE("direct answers are the answers Pistache's writer gives, headers and body") {
+  // Filter, prioritize and preempt answers skip Pistache's ResponseWriter (direct_answer.h):
+  // the same requests to a server with direct answers off must get the same status line,
+  // the same headers and the same bytes, whatever the request's version and Connection.
+  policy::Engine direct_engine{policy::Options()}, queued_engine{policy::Options()};
+  AddNodes(&direct_engine);
+  AddNodes(&queued_engine);
+  ServerOptions off;
+  off.direct_answers = false;
+  TestServer direct(&direct_engine), queued(&queued_engine, off);
+  const std::string pod = PodJson("p", "u1", 1);
+  const std::vector<std::pair<std::string, std::string>> calls = {
+      {"/filter", FilterBody(pod, {"n1", "n2", "nope"})},
+      {"/prioritize", FilterBody(pod, {"n3", "n1"})},
+      {"/preempt", R"({"Pod":)" + PodJson("hi", "uh", 8) +
+                       R"(,"NodeNameToVictims":null,"NodeNameToMetaVictims":{)"
+                       R"("n2":{"Pods":[{"UID":"v2"}],"NumPDBViolations":0}}})"},
+      {"/filter", "not json"},
+  };
+  for (const auto& [version, extra] :
+       std::vector<std::pair<std::string, std::string>>{{"HTTP/1.1", ""},
+                                                        {"HTTP/1.1", "Connection: close\r\n"},
+                                                        {"HTTP/1.1", "Connection: keep-alive\r\n"},
+                                                        {"HTTP/1.0", ""}}) {
+    for (const auto& [path, body] : calls) {
+      CAPTURE(version);
+      CAPTURE(extra);
+      CAPTURE(path);
+      int a = ConnectTo(direct.server.port()), b = ConnectTo(queued.server.port());
+      RawAnswer x = Exchange(a, Post(path, body, version, extra));
+      RawAnswer y = Exchange(b, Post(path, body, version, extra));
+      ::close(a);
+      ::close(b);
+      REQUIRE_FALSE(x.head.empty());
+      CHECK(x.head.substr(0, x.head.find("\r\n")) == y.head.substr(0, y.head.find("\r\n")));
+      CHECK(HeaderLines(x.head) == HeaderLines(y.head));
+      CHECK(x.body == y.body);
+    }
+  }
+}
+
+TEST_CASE("an answer the socket cannot take at once arrives whole, and the next waits for it") {
+  // A reader that stalls: the direct write fills the socket and the rest waits in Pistache's
+  // queue. A second request sent meanwhile must be answered after all of the first answer,
+  // not in the middle of it.
+  policy::Engine engine{policy::Options()};
+  AddNodes(&engine);
+  ServerOptions o;
+  o.empty_route = true;
+  TestServer t(&engine, o);
+  const double spilled_before = t.Metric("mlsched_extender_answers_spilled_total");
+  int fd = ConnectTo(t.server.port());
+  const size_t big = size_t{32} << 20;  // far beyond what loopback socket buffers hold
+  SendAll(fd, Post("/empty?answer_bytes=" + std::to_string(big), "{}"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // not reading
+  // Read a little of the first answer, then ask again while its rest is still queued.
+  std::string carry(4096, '\0');
+  ssize_t n = ::recv(fd, carry.data(), carry.size(), 0);
+  REQUIRE(n > 0);
+  carry.resize(size_t(n));
+  const std::string filter = FilterBody(PodJson("p", "u1", 1), {"n1", "n2"});
+  SendAll(fd, Post("/filter", filter));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // handled while queued
+  RawAnswer first = ReadAnswer(fd, &carry);
+  RawAnswer second = ReadAnswer(fd, &carry);
+  ::close(fd);
+  REQUIRE(first.head.rfind("http/1.1 200", 0) == 0);
+  REQUIRE(first.body.size() == big);
+  CHECK(first.body.find_first_not_of(' ') == std::string::npos);
+  REQUIRE(second.head.rfind("http/1.1 200", 0) == 0);
+  CHECK(Json(second.body)["NodeNames"].Size() == 2);
+  CHECK(t.Metric("mlsched_extender_answers_spilled_total") == spilled_before + 1);
 }
 
 TEST_CASE("health, readiness, metrics and unknown paths") {
