@@ -1,11 +1,19 @@
 #pragma once
 
 // Test helpers: a real extender Server on 127.0.0.1 with a free port, a keep-alive HTTP
-// client, a recording binder double and a fake clock. Shared by test/extender and test/wire.
+// client, raw-socket HTTP for tests that control every header, a recording binder double and
+// a fake clock. Shared by test/extender and test/wire.
 
+#include <arpa/inet.h>
+#include <doctest/doctest.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -85,5 +93,79 @@ struct TestServer {
   Server server;
   std::unique_ptr<httplib::Client> client;
 };
+
+// HTTP/1.x on a raw socket, written by hand so that the test controls every header and
+// when answers are read.
+struct RawAnswer {
+  std::string head;  // status line and headers, lower-cased; "" when the server hung up
+  std::string body;
+};
+inline void SendAll(int fd, const std::string& bytes) {
+  size_t sent = 0;
+  while (sent < bytes.size()) {
+    ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    REQUIRE(n > 0);
+    sent += size_t(n);
+  }
+}
+// Reads one answer; `carry` holds bytes read past the previous answer.
+inline RawAnswer ReadAnswer(int fd, std::string* carry) {
+  RawAnswer a;
+  std::string& in = *carry;
+  size_t head_end = std::string::npos, total = 0;
+  std::string buf(1 << 20, '\0');
+  for (;;) {
+    if (head_end == std::string::npos && (head_end = in.find("\r\n\r\n")) != std::string::npos) {
+      a.head = in.substr(0, head_end + 2);
+      std::transform(a.head.begin(), a.head.end(), a.head.begin(),
+                     [](unsigned char c) { return std::tolower(c); });
+      size_t at = a.head.find("content-length:");
+      REQUIRE(at != std::string::npos);
+      total = head_end + 4 + std::stoul(a.head.substr(at + 15));
+    }
+    if (head_end != std::string::npos && in.size() >= total) break;
+    ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
+    if (n <= 0) return RawAnswer{};
+    in.append(buf.data(), size_t(n));
+  }
+  a.body = in.substr(head_end + 4, total - head_end - 4);
+  in.erase(0, total);
+  return a;
+}
+inline RawAnswer Exchange(int fd, const std::string& request) {
+  SendAll(fd, request);
+  std::string carry;
+  return ReadAnswer(fd, &carry);
+}
+// The head's lines after the status line, sorted: headers compared as a set.
+inline std::vector<std::string> HeaderLines(const std::string& head) {
+  std::vector<std::string> lines;
+  size_t at = head.find("\r\n");
+  while (at != std::string::npos && at + 2 < head.size()) {
+    size_t next = head.find("\r\n", at + 2);
+    lines.push_back(head.substr(at + 2, next - at - 2));
+    at = next;
+  }
+  std::sort(lines.begin(), lines.end());
+  return lines;
+}
+inline std::string RawPost(const std::string& path, const std::string& body,
+                 const std::string& version = "HTTP/1.1", const std::string& extra = "") {
+  return "POST " + path + " " + version + "\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
+         extra + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+inline int ConnectTo(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  timeval tv{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  return fd;
+}
 
 }  // namespace mlsched::extender::testing

@@ -4,13 +4,7 @@
 #include <doctest/doctest.h>
 #include <rapidjson/document.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <future>
 #include <string>
@@ -23,6 +17,13 @@ namespace mlsched::extender {
 namespace {
 
 using testing::FakeClock;
+using testing::ConnectTo;
+using testing::Exchange;
+using testing::HeaderLines;
+using testing::RawAnswer;
+using testing::RawPost;
+using testing::ReadAnswer;
+using testing::SendAll;
 using testing::TestServer;
 
 policy::Node GpuNode(const std::string& name, const std::string& rack) {
@@ -77,80 +78,6 @@ rapidjson::Document Json(const std::string& s) {
   return d;
 }
 
-// HTTP/1.x on a raw socket, written by hand so that the test controls every header and
-// when answers are read.
-struct RawAnswer {
-  std::string head;  // status line and headers, lower-cased; "" when the server hung up
-  std::string body;
-};
-void SendAll(int fd, const std::string& bytes) {
-  size_t sent = 0;
-  while (sent < bytes.size()) {
-    ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-    REQUIRE(n > 0);
-    sent += size_t(n);
-  }
-}
-// Reads one answer; `carry` holds bytes read past the previous answer.
-RawAnswer ReadAnswer(int fd, std::string* carry) {
-  RawAnswer a;
-  std::string& in = *carry;
-  size_t head_end = std::string::npos, total = 0;
-  std::string buf(1 << 20, '\0');
-  for (;;) {
-    if (head_end == std::string::npos && (head_end = in.find("\r\n\r\n")) != std::string::npos) {
-      a.head = in.substr(0, head_end + 2);
-      std::transform(a.head.begin(), a.head.end(), a.head.begin(),
-                     [](unsigned char c) { return std::tolower(c); });
-      size_t at = a.head.find("content-length:");
-      REQUIRE(at != std::string::npos);
-      total = head_end + 4 + std::stoul(a.head.substr(at + 15));
-    }
-    if (head_end != std::string::npos && in.size() >= total) break;
-    ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
-    if (n <= 0) return RawAnswer{};
-    in.append(buf.data(), size_t(n));
-  }
-  a.body = in.substr(head_end + 4, total - head_end - 4);
-  in.erase(0, total);
-  return a;
-}
-RawAnswer Exchange(int fd, const std::string& request) {
-  SendAll(fd, request);
-  std::string carry;
-  return ReadAnswer(fd, &carry);
-}
-// The head's lines after the status line, sorted: headers compared as a set.
-std::vector<std::string> HeaderLines(const std::string& head) {
-  std::vector<std::string> lines;
-  size_t at = head.find("\r\n");
-  while (at != std::string::npos && at + 2 < head.size()) {
-    size_t next = head.find("\r\n", at + 2);
-    lines.push_back(head.substr(at + 2, next - at - 2));
-    at = next;
-  }
-  std::sort(lines.begin(), lines.end());
-  return lines;
-}
-std::string Post(const std::string& path, const std::string& body,
-                 const std::string& version = "HTTP/1.1", const std::string& extra = "") {
-  return "POST " + path + " " + version + "\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
-         extra + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-}
-
-int ConnectTo(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  timeval tv{10, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  return fd;
-}
-
 TEST_CASE("HTTP/1.1 connections persist: no Connection: close unless the caller asked for it") {
   // kube-scheduler's Go client sends no Connection header and drops a connection whose answer
   // says close; then every call would pay a new connection (and a TLS handshake).
@@ -159,7 +86,7 @@ TEST_CASE("HTTP/1.1 connections persist: no Connection: close unless the caller 
   TestServer t(&engine);
   const std::string body = FilterBody(PodJson("p", "u1", 1), {"n1", "n2"});
   auto request = [&](const std::string& version, const std::string& extra) {
-    return Post("/filter", body, version, extra);
+    return RawPost("/filter", body, version, extra);
   };
   int fd = ConnectTo(t.server.port());
   for (int call = 0; call < 3; ++call) {  // one socket, three calls: the connection persists
@@ -211,8 +138,8 @@ TEST_CASE("direct answers are the answers Pistache's writer gives, headers and b
       CAPTURE(extra);
       CAPTURE(path);
       int a = ConnectTo(direct.server.port()), b = ConnectTo(queued.server.port());
-      RawAnswer x = Exchange(a, Post(path, body, version, extra));
-      RawAnswer y = Exchange(b, Post(path, body, version, extra));
+      RawAnswer x = Exchange(a, RawPost(path, body, version, extra));
+      RawAnswer y = Exchange(b, RawPost(path, body, version, extra));
       ::close(a);
       ::close(b);
       REQUIRE_FALSE(x.head.empty());
@@ -235,7 +162,7 @@ TEST_CASE("an answer the socket cannot take at once arrives whole, and the next 
   const double spilled_before = t.Metric("mlsched_extender_answers_spilled_total");
   int fd = ConnectTo(t.server.port());
   const size_t big = size_t{32} << 20;  // far beyond what loopback socket buffers hold
-  SendAll(fd, Post("/empty?answer_bytes=" + std::to_string(big), "{}"));
+  SendAll(fd, RawPost("/empty?answer_bytes=" + std::to_string(big), "{}"));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // not reading
   // Read a little of the first answer, then ask again while its rest is still queued.
   std::string carry(4096, '\0');
@@ -243,7 +170,7 @@ TEST_CASE("an answer the socket cannot take at once arrives whole, and the next 
   REQUIRE(n > 0);
   carry.resize(size_t(n));
   const std::string filter = FilterBody(PodJson("p", "u1", 1), {"n1", "n2"});
-  SendAll(fd, Post("/filter", filter));
+  SendAll(fd, RawPost("/filter", filter));
   std::this_thread::sleep_for(std::chrono::milliseconds(100));  // handled while queued
   RawAnswer first = ReadAnswer(fd, &carry);
   RawAnswer second = ReadAnswer(fd, &carry);

@@ -45,6 +45,9 @@ struct Call {
   std::string ns, name;  // the pod
   double time = 0;       // Unix seconds
   std::string request, response;
+  // The request's headers as recorded (Go's client: Host, User-Agent, Content-Length,
+  // Content-Type, Accept-Encoding; no Connection header).
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 struct Bound {
@@ -76,6 +79,9 @@ Fixture Load(const std::string& mode) {
     c.ns = pod.substr(0, pod.find('/'));
     c.name = pod.substr(pod.find('/') + 1);
     c.time = d["time"].GetDouble();
+    for (auto it = d["headers"].MemberBegin(); it != d["headers"].MemberEnd(); ++it) {
+      c.headers.emplace_back(it->name.GetString(), it->value.GetString());
+    }
     char prefix[16];
     std::snprintf(prefix, sizeof prefix, "%06d", c.seq);
     std::string base = f.dir + "/recorded/" + c.verb + "/" + prefix + "-" + c.ns + "-" + c.name;
@@ -214,16 +220,36 @@ void Replay(const std::string& mode) {
     ServerOptions o;
     o.url_prefix = "/scheduler";
     TestServer t(&engine, o);
-    auto r = t.Post("/scheduler/" + c.verb, c.request);
-    REQUIRE(r);
-    REQUIRE_MESSAGE(r->status == 200, r->body);
-    CHECK(r->get_header_value("Content-Type") == "application/json");
+    // The request as kube-scheduler wrote it: its headers, byte for byte, and the body.
+    std::string wire = "POST /scheduler/" + c.verb + " HTTP/1.1\r\n";
+    for (const auto& [name, value] : c.headers) {
+      if (name == "Content-Length") REQUIRE(value == std::to_string(c.request.size()));
+      wire += name + ": " + value + "\r\n";
+    }
+    REQUIRE(c.headers.size() == 5);
+    wire += "\r\n" + c.request;
+    const int fd = testing::ConnectTo(t.server.port());
+    testing::RawAnswer r = testing::Exchange(fd, wire);
+    REQUIRE_FALSE(r.head.empty());
+    REQUIRE_MESSAGE(r.head.rfind("http/1.1 200 ok\r\n", 0) == 0, r.head << r.body);
+    std::vector<std::string> headers = testing::HeaderLines(r.head);
+    CHECK(std::count(headers.begin(), headers.end(), "content-type: application/json") == 1);
+    // Go's client keeps the connection for the next call unless the answer says close, and
+    // reads the body as sent: no close, no content coding.
+    for (const std::string& h : headers) {
+      CHECK(h.rfind("connection:", 0) == std::string::npos);
+      CHECK(h.rfind("content-encoding:", 0) == std::string::npos);
+      CHECK(h.rfind("transfer-encoding:", 0) == std::string::npos);
+    }
+    // The same connection serves the next call.
+    CHECK(testing::Exchange(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").body == "ok");
+    ::close(fd);
     if (c.verb == "filter") {
-      CheckFilter(c, r->body, full);
+      CheckFilter(c, r.body, full);
     } else if (c.verb == "prioritize") {
-      CheckPrioritize(c, r->body);
+      CheckPrioritize(c, r.body);
     } else if (c.verb == "bind") {
-      CHECK(r->body == R"({"Error":""})");
+      CHECK(r.body == R"({"Error":""})");
       auto req = ParseJson(c.request);
       REQUIRE(t.binder.count() == 1);
       const policy::PodBinding& b = t.binder.bound[0];
@@ -232,7 +258,7 @@ void Replay(const std::string& mode) {
       CHECK(b.uid == req["PodUID"].GetString());
       CHECK(b.node == req["Node"].GetString());
     } else if (c.verb == "preempt") {
-      CheckPreempt(c, r->body);
+      CheckPreempt(c, r.body);
     } else {
       FAIL("unknown verb " << c.verb);
     }
