@@ -81,6 +81,11 @@ class ClusterModel {
   void ReplaceNodes(std::vector<Node> nodes);
   // Index of a node slot, or -1. Slots are stable for the life of the model.
   int32_t NodeIndex(std::string_view name) const;
+  // out[i] = NodeIndex(name(i)) for i in [0, n), for long lists (NameTable::FindMany).
+  template <typename NameAt>
+  void NodeIndices(size_t n, NameAt&& name, int32_t* out) const {
+    name_table_.FindMany(n, name, out);
+  }
   const NodeState& node(uint32_t index) const { return nodes_[index]; }
   const SlotTotals& totals(uint32_t index) const { return totals_[index]; }
   size_t node_slots() const { return nodes_.size(); }

@@ -47,30 +47,19 @@ std::shared_ptr<const Topology> Engine::CurrentTopology() const {
 }
 
 struct Engine::ResolvedNames {
-  size_t slots = 0;               // model slots when resolved: new names invalidate misses
-  std::vector<std::string> names;
-  std::vector<int32_t> index;     // model slot per name, -1 when unknown
+  size_t slots = 0;            // model slots when resolved: new names invalidate misses
+  // The names one after another (one allocation for the list, not one per long name), and
+  // where each ends.
+  std::string bytes;
+  std::vector<uint32_t> ends;
+  std::vector<int32_t> index;  // model slot per name, -1 when unknown
+
+  size_t size() const { return ends.size(); }
+  std::string_view name(size_t i) const {
+    const uint32_t begin = i == 0 ? 0 : ends[i - 1];
+    return std::string_view(bytes.data() + begin, ends[i] - begin);
+  }
 };
-
-namespace {
-
-// Node names are short (8 to 30 bytes): two overlapping 8-byte words compare most of them with
-// no call, where std::string's operator== calls memcmp. Resolve runs it on every candidate of
-// every call.
-inline bool SameName(const std::string& a, std::string_view b) {
-  const size_t n = a.size();
-  if (n != b.size()) return false;
-  if (n < 8) return std::memcmp(a.data(), b.data(), n) == 0;
-  uint64_t a0, b0, a1, b1;
-  std::memcpy(&a0, a.data(), 8);
-  std::memcpy(&b0, b.data(), 8);
-  std::memcpy(&a1, a.data() + n - 8, 8);
-  std::memcpy(&b1, b.data() + n - 8, 8);
-  if (a0 != b0 || a1 != b1) return false;
-  return n <= 16 || std::memcmp(a.data() + 8, b.data() + 8, n - 16) == 0;
-}
-
-}  // namespace
 
 std::shared_ptr<const Engine::ResolvedNames> Engine::Resolve(
     const std::vector<Candidate>& nodes) const {
@@ -85,19 +74,26 @@ std::shared_ptr<const Engine::ResolvedNames> Engine::Resolve(
   }
   const size_t slots = model_->node_slots();
   for (const auto& last : known) {
-    if (!last || last->slots != slots || last->names.size() != nodes.size()) continue;
+    if (!last || last->slots != slots || last->size() != nodes.size()) continue;
     bool same = true;
-    for (size_t i = 0; i < nodes.size() && same; ++i) same = SameName(last->names[i], nodes[i].name);
+    for (size_t i = 0; i < nodes.size() && same; ++i) {
+      same = NameTable::SameName(last->name(i), nodes[i].name);
+    }
     if (same) return last;
   }
   auto fresh = std::make_shared<ResolvedNames>();
   fresh->slots = slots;
-  fresh->names.reserve(nodes.size());
-  fresh->index.reserve(nodes.size());
+  size_t bytes = 0;
+  for (const Candidate& c : nodes) bytes += c.name.size();
+  // Offsets are 32-bit: the decoder's body limit (64 MiB by default) keeps lists far below 4 GiB.
+  fresh->bytes.reserve(bytes);
+  fresh->ends.reserve(nodes.size());
   for (const Candidate& c : nodes) {
-    fresh->names.emplace_back(c.name);
-    fresh->index.push_back(model_->NodeIndex(c.name));
+    fresh->bytes.append(c.name);
+    fresh->ends.push_back(static_cast<uint32_t>(fresh->bytes.size()));
   }
+  fresh->index.resize(nodes.size());
+  model_->NodeIndices(nodes.size(), [&](size_t i) { return nodes[i].name; }, fresh->index.data());
   std::lock_guard lock(names_mu_);
   resolved_[resolved_next_] = fresh;
   resolved_next_ = (resolved_next_ + 1) % kResolvedLists;

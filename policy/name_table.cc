@@ -1,26 +1,9 @@
 #include "policy/name_table.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace mlsched::policy {
-
-uint64_t NameTable::Hash(std::string_view s) {
-  // Eight bytes at a time with a multiply-xorshift mix (node names are 8 to 60 bytes).
-  uint64_t h = 0x9E3779B97F4A7C15ULL ^ (s.size() * 0xFF51AFD7ED558CCDULL);
-  size_t i = 0;
-  for (; i + 8 <= s.size(); i += 8) {
-    uint64_t w;
-    std::memcpy(&w, s.data() + i, 8);
-    h = (h ^ w) * 0xBF58476D1CE4E5B9ULL;
-    h ^= h >> 31;
-  }
-  uint64_t tail = 0;
-  for (size_t k = 0; i + k < s.size(); ++k) {
-    tail |= static_cast<uint64_t>(static_cast<unsigned char>(s[i + k])) << (8 * k);
-  }
-  h = (h ^ tail) * 0x94D049BB133111EBULL;
-  return h ^ (h >> 29);
-}
 
 void NameTable::Append(std::string_view name) {
   const uint32_t slot = static_cast<uint32_t>(names_.size());
@@ -46,19 +29,24 @@ void NameTable::Place(uint64_t hash, uint32_t slot) {
   table_[at] = (hash >> 32 << 32) | (static_cast<uint64_t>(slot) + 1);
 }
 
+size_t NameTable::LongestProbe() const {
+  size_t longest = 0;
+  const size_t mask = table_.size() - 1;
+  for (uint32_t slot = 0; slot < names_.size(); ++slot) {
+    // From the name's home word to the word holding its slot (there is exactly one).
+    size_t words = 1;
+    for (size_t at = static_cast<size_t>(Hash(names_[slot])) & mask;
+         (table_[at] & 0xFFFFFFFFULL) != uint64_t{slot} + 1; at = (at + 1) & mask) {
+      ++words;
+    }
+    longest = std::max(longest, words);
+  }
+  return longest;
+}
+
 int32_t NameTable::Find(std::string_view name) const {
   if (table_.empty()) return -1;
-  const uint64_t hash = Hash(name);
-  const uint64_t tag = hash >> 32 << 32;
-  const size_t mask = table_.size() - 1;
-  for (size_t at = static_cast<size_t>(hash) & mask;; at = (at + 1) & mask) {
-    const uint64_t e = table_[at];
-    if (e == 0) return -1;
-    if ((e & 0xFFFFFFFF00000000ULL) == tag) {
-      const uint32_t slot = static_cast<uint32_t>(e & 0xFFFFFFFFULL) - 1;
-      if (names_[slot] == name) return static_cast<int32_t>(slot);
-    }
-  }
+  return Probe(Hash(name), name);
 }
 
 }  // namespace mlsched::policy
