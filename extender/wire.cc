@@ -10,6 +10,7 @@
 #include <optional>
 #include <utility>
 
+#include "extender/name_order.h"
 #include "extender/node_names_scan.h"
 #include "k8s/decode.h"
 
@@ -460,43 +461,6 @@ size_t Utf8Length(std::string_view s, size_t i, uint32_t* rune) {
   return 0;
 }
 
-// Sorted by node name with duplicates collapsed to the last one, as a Go map would hold them.
-std::vector<const policy::FailedNode*> SortedFailures(const std::vector<policy::FailedNode>& in,
-                                                      const std::vector<policy::Candidate>& c) {
-  std::vector<const policy::FailedNode*> v;
-  v.reserve(in.size());
-  for (const auto& f : in) {
-    if (f.index < c.size()) v.push_back(&f);
-  }
-  std::stable_sort(v.begin(), v.end(), [&](const auto* a, const auto* b) {
-    return c[a->index].name < c[b->index].name;
-  });
-  std::vector<const policy::FailedNode*> out;
-  out.reserve(v.size());
-  for (const auto* f : v) {
-    if (!out.empty() && c[out.back()->index].name == c[f->index].name) {
-      out.back() = f;
-    } else {
-      out.push_back(f);
-    }
-  }
-  return out;
-}
-
-void AppendFailedMap(const std::vector<policy::FailedNode>& failed,
-                     const std::vector<policy::Candidate>& c, std::string* out) {
-  out->push_back('{');
-  bool first = true;
-  for (const auto* f : SortedFailures(failed, c)) {
-    if (!first) out->push_back(',');
-    first = false;
-    AppendGoString(c[f->index].name, out);
-    out->push_back(':');
-    AppendGoString(f->reason, out);
-  }
-  out->push_back('}');
-}
-
 }  // namespace
 
 bool KeyMatches(std::string_view key, std::string_view field) {
@@ -625,6 +589,68 @@ class NameWriter {
   std::vector<int32_t> escaped_index_;
   std::vector<std::string> escaped_;
 };
+
+// Sorted by node name (extender/name_order.h) with duplicates collapsed to the last one, as a
+// Go map would hold them.
+std::vector<const policy::FailedNode*> SortedFailures(const std::vector<policy::FailedNode>& in,
+                                                      const std::vector<policy::Candidate>& c) {
+  std::vector<const policy::FailedNode*> v;
+  std::vector<std::string_view> names;
+  v.reserve(in.size());
+  names.reserve(in.size());
+  for (const auto& f : in) {
+    if (f.index >= c.size()) continue;
+    v.push_back(&f);
+    names.push_back(c[f.index].name);
+  }
+  std::vector<const policy::FailedNode*> out;
+  out.reserve(v.size());
+  std::string_view last;
+  for (uint32_t k : OrderByName(names)) {
+    if (!out.empty() && names[k] == last) {
+      out.back() = v[k];
+    } else {
+      out.push_back(v[k]);
+    }
+    last = names[k];
+  }
+  return out;
+}
+
+// `names_plain`: no name needs escaping (ExtenderArgs::names_plain). Reasons repeat (a pod
+// that fits nowhere fails 5,000 nodes for the same reason or two): each run of one reason is
+// escaped once. Written into storage sized up front, as the other lists.
+void AppendFailedMap(const std::vector<policy::FailedNode>& failed,
+                     const std::vector<policy::Candidate>& c, bool names_plain,
+                     std::string* out) {
+  const std::vector<const policy::FailedNode*> sorted = SortedFailures(failed, c);
+  NameWriter names(c.size(), names_plain);
+  std::vector<std::string> reasons;  // encoded, one per run of equal reasons
+  std::vector<uint32_t> reason_of(sorted.size());
+  std::string_view last;
+  size_t size = 2;
+  for (size_t k = 0; k < sorted.size(); ++k) {
+    const policy::FailedNode& f = *sorted[k];
+    size += names.Measure(f.index, c[f.index].name) + 2;  // and ':' and ','
+    if (reasons.empty() || std::string_view(f.reason) != last) {
+      last = f.reason;
+      AppendGoString(last, &reasons.emplace_back());
+    }
+    reason_of[k] = static_cast<uint32_t>(reasons.size() - 1);
+    size += reasons.back().size();
+  }
+  char* p = names.Grow(out, size);
+  char* const begin = p;
+  *p++ = '{';
+  for (size_t k = 0; k < sorted.size(); ++k) {
+    if (k > 0) *p++ = ',';
+    p = names.Write(sorted[k]->index, c[sorted[k]->index].name, p);
+    *p++ = ':';
+    p = Put(p, reasons[reason_of[k]]);
+  }
+  *p++ = '}';
+  out->resize(out->size() - size + static_cast<size_t>(p - begin));
+}
 
 }  // namespace
 
@@ -829,9 +855,9 @@ void EncodeFilterResult(const ExtenderArgs& args, std::string_view body,
     out->append("null");
   }
   out->append(",\"FailedNodes\":");
-  AppendFailedMap(result.failed, c, out);
+  AppendFailedMap(result.failed, c, args.names_plain, out);
   out->append(",\"FailedAndUnresolvableNodes\":");
-  AppendFailedMap(result.unresolvable, c, out);
+  AppendFailedMap(result.unresolvable, c, args.names_plain, out);
   out->append(",\"Error\":");
   AppendGoString(result.error, out);
   out->push_back('}');

@@ -61,6 +61,27 @@ struct Engine::ResolvedNames {
   }
 };
 
+struct Engine::FastReasons {
+  enum Kind { kFits, kPods, kCpu, kMemory, kStorage, kGpus, kKinds };
+  explicit FastReasons(const std::string& gpu_resource) : gpu(gpu_resource) {}
+
+  const SharedText& Text(Kind kind, bool reserved) {
+    std::optional<SharedText>& t = text[kind][reserved];
+    if (!t) {
+      static constexpr const char* kNames[kKinds] = {
+          "", "Too many pods", "Insufficient cpu", "Insufficient memory",
+          "Insufficient ephemeral-storage", nullptr};
+      std::string s = kind == kGpus ? "Insufficient " + gpu : kNames[kind];
+      if (reserved) s += " (capacity reserved for a gang)";
+      t.emplace(std::move(s));
+    }
+    return *t;
+  }
+
+  const std::string& gpu;
+  std::array<std::array<std::optional<SharedText>, 2>, kKinds> text;
+};
+
 std::shared_ptr<const Engine::ResolvedNames> Engine::Resolve(
     const std::vector<Candidate>& nodes) const {
   // kube-scheduler sends the same node lists, in the same order, call after call: comparing a
@@ -228,23 +249,25 @@ FilterResult Engine::Filter(const Pod& pod, const std::vector<Candidate>& nodes,
       admission.kind == GangAdmission::Kind::kPass ? &admission.planned_node : nullptr;
   if (admission.kind == GangAdmission::Kind::kWait) {
     auto& into = admission.unresolvable ? out.unresolvable : out.failed;
-    for (uint32_t i = 0; i < nodes.size(); ++i) into.push_back({i, admission.reason});
+    const SharedText reason(admission.reason);
+    into.reserve(nodes.size());
+    for (uint32_t i = 0; i < nodes.size(); ++i) into.push_back({i, reason});
     return out;
   }
   if (planned) {
+    const SharedText elsewhere("gang member planned on node " + *planned);
     for (uint32_t i = 0; i < nodes.size(); ++i) {
       if (nodes[i].name == *planned) {
         out.passed.push_back(i);
       } else {
-        out.failed.push_back({i, "gang member planned on node " + *planned});
+        out.failed.push_back({i, elsewhere});
       }
     }
     // A planned node the scheduler did not offer: the plan no longer suits this pod.
     if (out.passed.empty()) {
-      for (auto& f : out.failed) {
-        f.reason = "gang member planned on node " + *planned +
-                   ", which the scheduler did not offer; re-planning";
-      }
+      const SharedText gone("gang member planned on node " + *planned +
+                            ", which the scheduler did not offer; re-planning");
+      for (auto& f : out.failed) f.reason = gone;
     }
     return out;
   }
@@ -265,6 +288,7 @@ FilterResult Engine::Filter(const Pod& pod, const std::vector<Candidate>& nodes,
 
   std::shared_ptr<const ResolvedNames> resolved = Resolve(nodes);
   out.passed.reserve(nodes.size());
+  FastReasons reasons(options_.gpu_resources[0]);
   NodeState view;  // for full Node objects: their allocatable with the model's usage
   for (uint32_t i = 0; i < nodes.size(); ++i) {
     const Candidate& c = nodes[i];
@@ -280,7 +304,7 @@ FilterResult Engine::Filter(const Pod& pod, const std::vector<Candidate>& nodes,
         if (fits_fast(*t)) {
           out.passed.push_back(i);
         } else {
-          FailFast(*t, want, i, &out);
+          FailFast(*t, want, i, &reasons, &out);
         }
         continue;
       }
@@ -320,44 +344,43 @@ FilterResult Engine::Filter(const Pod& pod, const std::vector<Candidate>& nodes,
 }
 
 void Engine::FailFast(const SlotTotals& t, const Totals& want, uint32_t index,
-                      FilterResult* out) const {
+                      FastReasons* reasons, FilterResult* out) const {
   // The same reasons, in the same order, as FitsOnNode and Resources::Fits give on the named
   // resources (the pod asks for nothing but these five): a busy cluster fails thousands of nodes
   // per call, and the named path built each reason from copies of the node's Resources.
-  const std::string& gpu = options_.gpu_resources[0];
-  auto lacking = [&](const Totals& free, int64_t pods_wanted) -> std::string {
-    if (pods_wanted > free.pods) return "Too many pods";
-    if (want.milli_cpu > 0 && want.milli_cpu > free.milli_cpu) return "Insufficient cpu";
-    if (want.memory > 0 && want.memory > free.memory) return "Insufficient memory";
+  using Kind = FastReasons::Kind;
+  auto lacking = [&](const Totals& free, int64_t pods_wanted) -> Kind {
+    if (pods_wanted > free.pods) return Kind::kPods;
+    if (want.milli_cpu > 0 && want.milli_cpu > free.milli_cpu) return Kind::kCpu;
+    if (want.memory > 0 && want.memory > free.memory) return Kind::kMemory;
     if (want.ephemeral_storage > 0 && want.ephemeral_storage > free.ephemeral_storage) {
-      return "Insufficient ephemeral-storage";
+      return Kind::kStorage;
     }
-    if (want.gpus > 0 && want.gpus > free.gpus) return "Insufficient " + gpu;
-    return "";
+    if (want.gpus > 0 && want.gpus > free.gpus) return Kind::kGpus;
+    return Kind::kFits;
   };
   auto minus = [](const Totals& a, const Totals& b) {
     return Totals{a.milli_cpu - b.milli_cpu, a.memory - b.memory,
                   a.ephemeral_storage - b.ephemeral_storage, a.pods - b.pods, a.gpus - b.gpus};
   };
   const int64_t pods_wanted = want.pods > 0 ? want.pods : 1;
-  std::string why = lacking(minus(t.alloc, t.used), pods_wanted);
-  if (why.empty()) {
+  const Kind why = lacking(minus(t.alloc, t.used), pods_wanted);
+  if (why == Kind::kFits) {
     // The integer check is stricter than FitsOnNode for a request of 0 on an overcommitted node.
     out->passed.push_back(index);
     return;
   }
   // On the empty node: preemption cannot help.
-  if (std::string alloc_why = lacking(t.alloc, want.pods); !alloc_why.empty()) {
-    out->unresolvable.push_back({index, std::move(alloc_why)});
+  if (const Kind alloc_why = lacking(t.alloc, want.pods); alloc_why != Kind::kFits) {
+    out->unresolvable.push_back({index, reasons->Text(alloc_why, false)});
     return;
   }
+  bool reserved = false;
   if (t.reserved.milli_cpu != 0 || t.reserved.memory != 0 || t.reserved.ephemeral_storage != 0 ||
       t.reserved.pods != 0 || t.reserved.gpus != 0) {
-    if (lacking(minus(t.alloc, minus(t.used, t.reserved)), pods_wanted).empty()) {
-      why += " (capacity reserved for a gang)";
-    }
+    reserved = lacking(minus(t.alloc, minus(t.used, t.reserved)), pods_wanted) == Kind::kFits;
   }
-  out->failed.push_back({index, std::move(why)});
+  out->failed.push_back({index, reasons->Text(why, reserved)});
 }
 
 template <typename Visit>
@@ -433,11 +456,13 @@ void Engine::KeepGpuNodesForGpuPods(const ResolvedNames& resolved,
   if (!cpu_node_fits) return;  // only GPU nodes can take it: let it use them
   std::vector<uint32_t> kept;
   std::string why;
+  SharedText reason;  // the last reason given, shared while it repeats
   for (uint32_t i : out->passed) {
     if (PassesCpuOffGpuFilter(true, 0, gpus_of(i), cpu_node_fits, &why)) {
       kept.push_back(i);
     } else {
-      out->failed.push_back({i, why});
+      if (reason.str() != why) reason = SharedText(why);
+      out->failed.push_back({i, reason});
     }
   }
   out->passed = std::move(kept);
@@ -461,11 +486,12 @@ void Engine::ApplyDataLocality(const Pod& pod, const std::vector<Candidate>& nod
   LocalityDecision d = DecideDataLocality(*topology, preds, level, candidates, fits);
   if (!d.fallback.empty()) return;  // nowhere local to go: stay schedulable
   std::vector<uint32_t> kept;
+  const SharedText reason(d.reason);
   for (uint32_t i : out->passed) {
     if (d.pass[i]) {
       kept.push_back(i);
     } else {
-      out->failed.push_back({i, d.reason});
+      out->failed.push_back({i, reason});
     }
   }
   out->passed = std::move(kept);

@@ -16,6 +16,7 @@
 
 #include "policy/objects.h"
 #include "policy/options.h"
+#include "policy/shared_text.h"
 
 #include <mutex>
 #include <shared_mutex>
@@ -42,7 +43,7 @@ struct Candidate {
 
 struct FailedNode {
   uint32_t index = 0;  // into the candidate list
-  std::string reason;
+  SharedText reason;   // shared: thousands of nodes often fail for the same reason
 };
 
 struct FilterResult {
@@ -254,7 +255,11 @@ class Engine {
   // Filter's verdict on a node that fails the quick integer check (Totals), exactly as the
   // named path (FitsOnNode, Resources::Fits) would give it: passed, failed with the reason, or
   // unresolvable when even the empty node is too small.
-  void FailFast(const SlotTotals& t, const Totals& want, uint32_t index, FilterResult* out) const;
+  // `reasons` holds the reason texts of one call, made when first needed and shared by every
+  // node that fails for the same one.
+  struct FastReasons;
+  void FailFast(const SlotTotals& t, const Totals& want, uint32_t index, FastReasons* reasons,
+                FilterResult* out) const;
 
   struct ResolvedNames;
   // Options::cpu_off_gpu_filter: a CPU-only pod that a CPU-only candidate can take does not

@@ -40,11 +40,11 @@ Status InProcessExtender::Filter(const policy::Pod& pod, const std::vector<std::
   }
   for (auto& f : r.failed) {
     if (f.index >= nodes.size()) return Status::Internal("engine failed an index out of range");
-    out->failed.emplace_back(std::string(nodes[f.index]), std::move(f.reason));
+    out->failed.emplace_back(std::string(nodes[f.index]), f.reason.str());
   }
   for (auto& f : r.unresolvable) {
     if (f.index >= nodes.size()) return Status::Internal("engine failed an index out of range");
-    out->unresolvable.emplace_back(std::string(nodes[f.index]), std::move(f.reason));
+    out->unresolvable.emplace_back(std::string(nodes[f.index]), f.reason.str());
   }
   return Status::Ok();
 }

@@ -4,8 +4,13 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <random>
 #include <string>
 #include <vector>
+
+#include "extender/name_order.h"
 
 namespace mlsched::extender {
 namespace {
@@ -87,6 +92,70 @@ TEST_CASE("ExtenderArgs with NodeNames") {
   CHECK(out ==
         R"({"Nodes":null,"NodeNames":["n1","n3"],"FailedNodes":{"n2":"Insufficient cpu"},)"
         R"("FailedAndUnresolvableNodes":{},"Error":""})");
+}
+
+TEST_CASE("OrderByName orders as sort.Strings, stably, whatever the names share") {
+  // Against the reference: a stable sort with the byte-wise string compare.
+  std::mt19937 rng(7);
+  auto reference = [](const std::vector<std::string_view>& names) {
+    std::vector<uint32_t> order(names.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<uint32_t>(i);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](uint32_t a, uint32_t b) { return names[a] < names[b]; });
+    return order;
+  };
+  const std::vector<std::string> prefixes = {"", "gpu-node-", "gke-ml-a100-pool-3f2a9c1e-", "n",
+                                             std::string("\x00\xff", 2)};
+  for (int round = 0; round < 300; ++round) {
+    const std::string& prefix = prefixes[rng() % prefixes.size()];
+    const size_t n = rng() % 3 == 0 ? rng() % 4 : rng() % 400;
+    std::vector<std::string> storage;
+    for (size_t i = 0; i < n; ++i) {
+      std::string s = prefix;
+      // Short and long tails (past the eight-byte key), bytes of any value, and duplicates.
+      const size_t len = rng() % 4 == 0 ? rng() % 20 : rng() % 4;
+      for (size_t k = 0; k < len; ++k) {
+        s.push_back(static_cast<char>(rng() % 3 == 0 ? rng() % 256 : '0' + rng() % 3));
+      }
+      if (!storage.empty() && rng() % 5 == 0) s = storage[rng() % storage.size()];
+      storage.push_back(std::move(s));
+    }
+    std::vector<std::string_view> names(storage.begin(), storage.end());
+    CAPTURE(round);
+    CHECK(OrderByName(names) == reference(names));
+  }
+}
+
+TEST_CASE("failed maps: sorted, duplicates to the last, each name and reason escaped as Go") {
+  // A pod that fits nowhere: every candidate fails, most for the same reason; names arrive
+  // unsorted, one twice, one that needs escaping.
+  std::string body = std::string(R"({"Pod":)") + kPod + R"(,"Nodes":null,"NodeNames":[)";
+  const std::vector<std::string> names = {"n-10", "n-2", "n-<1>", "n-2", "n-1"};
+  for (size_t i = 0; i < names.size(); ++i) body += (i ? ",\"" : "\"") + names[i] + "\"";
+  body += "]}";
+  ExtenderArgs args;
+  REQUIRE(DecodeExtenderArgs(body, DecodeLimits(), &args).ok());
+  CHECK_FALSE(args.names_plain);
+  policy::FilterResult r;
+  r.failed = {{0, "Insufficient nvidia.com/gpu"}, {1, "Insufficient nvidia.com/gpu"},
+              {2, "Insufficient nvidia.com/gpu"}, {3, "taint <x>"}};
+  r.unresolvable = {{4, "Insufficient nvidia.com/gpu"}};
+  std::string out;
+  EncodeFilterResult(args, body, r, &out);
+  CHECK(out == R"({"Nodes":null,"NodeNames":[],"FailedNodes":{"n-10":"Insufficient nvidia.com/gpu",)"
+               R"("n-2":"taint \u003cx\u003e","n-\u003c1\u003e":"Insufficient nvidia.com/gpu"},)"
+               R"("FailedAndUnresolvableNodes":{"n-1":"Insufficient nvidia.com/gpu"},"Error":""})");
+  // The same with plain names: the fast path gives the same bytes.
+  ExtenderArgs plain;
+  std::string plain_body = body;
+  plain_body.replace(plain_body.find("n-<1>"), 5, "n-3");
+  REQUIRE(DecodeExtenderArgs(plain_body, DecodeLimits(), &plain).ok());
+  CHECK(plain.names_plain);
+  std::string fast, slow;
+  EncodeFilterResult(plain, plain_body, r, &fast);
+  plain.names_plain = false;
+  EncodeFilterResult(plain, plain_body, r, &slow);
+  CHECK(fast == slow);
 }
 
 TEST_CASE("ExtenderArgs with a full NodeList copies the request's node bytes") {

@@ -43,9 +43,9 @@ TEST_CASE("filter of an ordinary pod: resources after the pods on each node, wit
     for (uint32_t i : r.passed) passed += (passed.empty() ? "" : ",") + nodes[i].name;
     CHECK(passed == c.want_passed);
     std::vector<std::string> failed, unresolvable;
-    for (const auto& f : r.failed) failed.push_back(nodes[f.index].name + ": " + f.reason);
+    for (const auto& f : r.failed) failed.push_back(nodes[f.index].name + ": " + f.reason.str());
     for (const auto& f : r.unresolvable) {
-      unresolvable.push_back(nodes[f.index].name + ": " + f.reason);
+      unresolvable.push_back(nodes[f.index].name + ": " + f.reason.str());
     }
     CHECK(failed == c.want_failed);
     CHECK(unresolvable == c.want_unresolvable);

@@ -19,9 +19,9 @@ namespace {
 std::string Describe(const FilterResult& r) {
   std::string s = "passed:";
   for (uint32_t i : r.passed) s += " " + std::to_string(i);
-  for (const auto& f : r.failed) s += "\nfailed " + std::to_string(f.index) + ": " + f.reason;
+  for (const auto& f : r.failed) s += "\nfailed " + std::to_string(f.index) + ": " + f.reason.str();
   for (const auto& f : r.unresolvable) {
-    s += "\nunresolvable " + std::to_string(f.index) + ": " + f.reason;
+    s += "\nunresolvable " + std::to_string(f.index) + ": " + f.reason.str();
   }
   return s;
 }
