@@ -13,8 +13,9 @@
 // pipeline_locality and function_warm weights at 0 (off); runs alternate between the two.
 //
 // In names mode an "answer" row has the empty handler send as many bytes as prioritize's
-// answer (what sending that answer costs by itself), and "filter-new"/"prioritize-new" rows
-// send node lists the server has not seen lately (its node-names cache misses).
+// answer (what sending that answer costs by itself), "filter-new"/"prioritize-new" rows
+// send node lists the server has not seen lately (its node-names cache misses), and a
+// "filter-nofit" row filters a 16-GPU pod that fails every node (a pod waiting for capacity).
 //
 // Prints the command, the machine and its load average, a table, and writes the raw numbers
 // to --out DIR (bench_service.json and bench_service.csv).
@@ -581,6 +582,11 @@ int Main(int argc, char** argv) {
                          min_requests, nullptr),
                      verb + "-new");
           }
+          // Filter for a pod that fits nowhere: every node fails, with a reason each, in a
+          // map Go writes sorted by name.
+          rows.Add(Run(served.server->port(), "/filter", {NamesBody(PodKind::kNoFit, n)}, c,
+                       cfg.seconds, min_requests, nullptr),
+                   "filter-nofit");
           // The cost of sending prioritize's answer alone: the empty handler answering as many
           // bytes (every node is in a priority list, so this is the floor under prioritize).
           std::string answer;

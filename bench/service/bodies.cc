@@ -129,6 +129,8 @@ const char* PodKindName(PodKind kind) {
       return "step";
     case PodKind::kFunction:
       return "function";
+    case PodKind::kNoFit:
+      return "nofit";
   }
   return "?";
 }
@@ -152,6 +154,15 @@ std::string PodJson(PodKind kind) {
              R"("creationTimestamp":"2026-11-28T16:25:54Z","labels":{"app":"embed-3"},)"
              R"("annotations":{"mlsched.io/function":"embed-3"})";
       break;
+    case PodKind::kNoFit: {
+      meta = R"("name":"train-big-0","namespace":"ml","uid":"6f1c2d3e-0000-4000-8000-000000000004",)"
+             R"("creationTimestamp":"2026-11-28T16:25:54Z","labels":{"app":"train-big"})";
+      std::string spec = kPodSpec;
+      for (size_t at; (at = spec.find(R"("nvidia.com/gpu":"1")")) != std::string::npos;) {
+        spec.replace(at, 20, R"("nvidia.com/gpu":"16")");
+      }
+      return R"({"metadata":{)" + meta + "}," + spec;
+    }
   }
   return R"({"metadata":{)" + meta + "}," + kPodSpec;
 }

@@ -15,7 +15,9 @@ namespace mlsched::bench {
 std::string NodeName(int i);
 
 // The pod of each replayed body.
-enum class PodKind { kGpu, kStep, kFunction };
+// kNoFit: a 16-GPU training pod, more than any node has: filter fails every node (a pod
+// waiting for capacity, as much of a busy GPU cluster's queue is).
+enum class PodKind { kGpu, kStep, kFunction, kNoFit };
 const char* PodKindName(PodKind kind);
 // The pod as JSON (a v1 Pod as the scheduler sends it).
 std::string PodJson(PodKind kind);
