@@ -2,7 +2,26 @@
 
 #include <cstring>
 
+#include "extender/name_order.h"
+
 namespace mlsched::extender {
+
+const std::vector<uint32_t>& NodeNamesList::NameOrder() const {
+  std::call_once(order_once_, [this] {
+    std::vector<std::string_view> names;
+    names.reserve(candidates.size());
+    for (const policy::Candidate& c : candidates) names.push_back(c.name);
+    name_order_ = OrderByName(names);
+    for (size_t k = 1; k < name_order_.size(); ++k) {
+      if (names[name_order_[k]] == names[name_order_[k - 1]]) {
+        name_order_.clear();
+        break;
+      }
+    }
+    order_made_.store(true, std::memory_order_release);
+  });
+  return name_order_;
+}
 
 std::shared_ptr<const NodeNamesList> NodeNamesCache::Find(std::string_view body,
                                                          size_t at) const {

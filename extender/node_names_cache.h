@@ -7,6 +7,8 @@
 // usual and replaces the oldest entry. Thread-safe; entries are immutable and shared.
 
 #include <array>
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -21,6 +23,18 @@ struct NodeNamesList {
   std::string array_text;                     // the NodeNames array, `[` to `]`
   std::vector<policy::Candidate> candidates;  // names view array_text; node is null
   bool go_plain = false;                      // see TrailingNodeNames::go_plain
+
+  // The candidates' positions ordered by name (extender/name_order.h), made on first use and
+  // kept with the list: the failure maps of a repeated list are then written in one pass, with
+  // no sort. Empty when two candidates share a name (the maps then sort for themselves).
+  // Thread-safe.
+  const std::vector<uint32_t>& NameOrder() const;
+  bool HasNameOrder() const { return order_made_.load(std::memory_order_acquire); }
+
+ private:
+  mutable std::once_flag order_once_;
+  mutable std::atomic<bool> order_made_{false};
+  mutable std::vector<uint32_t> name_order_;
 };
 
 class NodeNamesCache {

@@ -592,8 +592,27 @@ class NameWriter {
 
 // Sorted by node name (extender/name_order.h) with duplicates collapsed to the last one, as a
 // Go map would hold them.
+// `list`: the args' node-names list (or null); its name order, when it has made one or when
+// most candidates failed, replaces the sort.
 std::vector<const policy::FailedNode*> SortedFailures(const std::vector<policy::FailedNode>& in,
-                                                      const std::vector<policy::Candidate>& c) {
+                                                      const std::vector<policy::Candidate>& c,
+                                                      const NodeNamesList* list) {
+  if (list != nullptr && list->candidates.size() == c.size() && !in.empty() &&
+      (list->HasNameOrder() || in.size() * 2 >= c.size())) {
+    if (const std::vector<uint32_t>& order = list->NameOrder(); !order.empty()) {
+      // No two candidates share a name: the last failure of each candidate, in name order.
+      std::vector<const policy::FailedNode*> at(c.size(), nullptr);
+      for (const auto& f : in) {
+        if (f.index < c.size()) at[f.index] = &f;
+      }
+      std::vector<const policy::FailedNode*> out;
+      out.reserve(in.size());
+      for (uint32_t k : order) {
+        if (at[k] != nullptr) out.push_back(at[k]);
+      }
+      return out;
+    }
+  }
   std::vector<const policy::FailedNode*> v;
   std::vector<std::string_view> names;
   v.reserve(in.size());
@@ -622,8 +641,8 @@ std::vector<const policy::FailedNode*> SortedFailures(const std::vector<policy::
 // escaped once. Written into storage sized up front, as the other lists.
 void AppendFailedMap(const std::vector<policy::FailedNode>& failed,
                      const std::vector<policy::Candidate>& c, bool names_plain,
-                     std::string* out) {
-  const std::vector<const policy::FailedNode*> sorted = SortedFailures(failed, c);
+                     const NodeNamesList* list, std::string* out) {
+  const std::vector<const policy::FailedNode*> sorted = SortedFailures(failed, c, list);
   NameWriter names(c.size(), names_plain);
   std::vector<std::string> reasons;  // encoded, one per run of equal reasons
   std::vector<uint32_t> reason_of(sorted.size());
@@ -855,9 +874,9 @@ void EncodeFilterResult(const ExtenderArgs& args, std::string_view body,
     out->append("null");
   }
   out->append(",\"FailedNodes\":");
-  AppendFailedMap(result.failed, c, args.names_plain, out);
+  AppendFailedMap(result.failed, c, args.names_plain, args.names_.get(), out);
   out->append(",\"FailedAndUnresolvableNodes\":");
-  AppendFailedMap(result.unresolvable, c, args.names_plain, out);
+  AppendFailedMap(result.unresolvable, c, args.names_plain, args.names_.get(), out);
   out->append(",\"Error\":");
   AppendGoString(result.error, out);
   out->push_back('}');

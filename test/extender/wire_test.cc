@@ -158,6 +158,45 @@ TEST_CASE("failed maps: sorted, duplicates to the last, each name and reason esc
   CHECK(fast == slow);
 }
 
+TEST_CASE("failed maps from a list's kept name order equal the sorted ones") {
+  // A node-names list keeps its name order (NodeNamesList::NameOrder) and the failure maps use
+  // it instead of sorting; the bytes must be those of the sort, duplicates and all.
+  std::mt19937 rng(3);
+  for (int round = 0; round < 60; ++round) {
+    std::vector<std::string> names;
+    const int n = 1 + static_cast<int>(rng() % 300);
+    for (int i = 0; i < n; ++i) {
+      names.push_back("gpu-node-" + std::to_string(rng() % (round % 3 == 0 ? 50 : 100000)));
+    }
+    std::string body = std::string(R"({"Pod":)") + kPod + R"(,"Nodes":null,"NodeNames":[)";
+    for (int i = 0; i < n; ++i) body += (i ? ",\"" : "\"") + names[i] + "\"";
+    body += "]}";
+    ExtenderArgs args;
+    REQUIRE(DecodeExtenderArgs(body, DecodeLimits(), &args).ok());
+    REQUIRE(args.names_ != nullptr);  // the scanner's list
+    policy::FilterResult r;
+    for (uint32_t i = 0; i < static_cast<uint32_t>(n); ++i) {
+      const uint32_t pick = static_cast<uint32_t>(rng() % 10);
+      if (pick < (round % 2 == 0 ? 9u : 2u)) {
+        (pick % 2 ? r.failed : r.unresolvable).push_back({i, "reason " + std::to_string(pick % 3)});
+      } else {
+        r.passed.push_back(i);
+      }
+    }
+    if (n > 2) r.failed.push_back({1, "again"});  // the same candidate twice: the last wins
+    std::string with_list, sorted;
+    EncodeFilterResult(args, body, r, &with_list);
+    EncodeFilterResult(args, body, r, &with_list);  // the second time the order is kept
+    const auto keep = args.names_;  // holds the names while the args forget their list
+    args.names_.reset();
+    EncodeFilterResult(args, body, r, &sorted);
+    EncodeFilterResult(args, body, r, &sorted);
+    args.names_ = keep;
+    CAPTURE(round);
+    CHECK(with_list == sorted);
+  }
+}
+
 TEST_CASE("ExtenderArgs with a full NodeList copies the request's node bytes") {
   std::string n1 = Node("n1"), n2 = Node("n2"), n3 = Node("n3");
   std::string body = std::string(R"({"Pod":)") + kPod + R"(,"Nodes":{"metadata":{"x":1},"items":[)" +

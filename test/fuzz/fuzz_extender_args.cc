@@ -42,6 +42,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   r.passed.push_back(static_cast<uint32_t>(args.candidates.size()));
   EncodeFilterResult(args, body, r, &out);
+  if (args.names_) {
+    // Every candidate failed: the failure maps come from the list's kept name order; they
+    // must be the bytes the sort gives without the list.
+    policy::FilterResult all;
+    for (uint32_t i = 0; i < args.candidates.size(); ++i) all.failed.push_back({i, "no"});
+    std::string kept, sorted;
+    EncodeFilterResult(args, body, all, &kept);
+    const auto list = args.names_;  // holds the names while the args forget their list
+    args.names_.reset();
+    EncodeFilterResult(args, body, all, &sorted);
+    args.names_ = list;
+    if (kept != sorted) __builtin_trap();
+  }
   if (args.full_nodes) {
     // Every span lies inside the body and starts and ends an object.
     for (const Span& sp : args.item_spans) {
