@@ -63,7 +63,8 @@ struct Engine::ResolvedNames {
 
 struct Engine::FastReasons {
   enum Kind { kFits, kPods, kCpu, kMemory, kStorage, kGpus, kKinds };
-  explicit FastReasons(const std::string& gpu_resource) : gpu(gpu_resource) {}
+  // FailFast runs only when the options name one GPU resource: gpu_resources[0] is read then.
+  explicit FastReasons(const std::vector<std::string>& gpu_resources) : gpus(gpu_resources) {}
 
   const SharedText& Text(Kind kind, bool reserved) {
     std::optional<SharedText>& t = text[kind][reserved];
@@ -71,14 +72,14 @@ struct Engine::FastReasons {
       static constexpr const char* kNames[kKinds] = {
           "", "Too many pods", "Insufficient cpu", "Insufficient memory",
           "Insufficient ephemeral-storage", nullptr};
-      std::string s = kind == kGpus ? "Insufficient " + gpu : kNames[kind];
+      std::string s = kind == kGpus ? "Insufficient " + gpus[0] : kNames[kind];
       if (reserved) s += " (capacity reserved for a gang)";
       t.emplace(std::move(s));
     }
     return *t;
   }
 
-  const std::string& gpu;
+  const std::vector<std::string>& gpus;
   std::array<std::array<std::optional<SharedText>, 2>, kKinds> text;
 };
 
@@ -288,7 +289,7 @@ FilterResult Engine::Filter(const Pod& pod, const std::vector<Candidate>& nodes,
 
   std::shared_ptr<const ResolvedNames> resolved = Resolve(nodes);
   out.passed.reserve(nodes.size());
-  FastReasons reasons(options_.gpu_resources[0]);
+  FastReasons reasons(options_.gpu_resources);
   NodeState view;  // for full Node objects: their allocatable with the model's usage
   for (uint32_t i = 0; i < nodes.size(); ++i) {
     const Candidate& c = nodes[i];
