@@ -340,7 +340,7 @@ FilterResult Engine::Filter(const Pod& pod, const std::vector<Candidate>& nodes,
     out.failed.push_back({i, why});
   }
   if (options_.cpu_off_gpu_filter && want.gpus == 0) KeepGpuNodesForGpuPods(*resolved, nodes, &out);
-  if (!out.passed.empty()) ApplyDataLocality(pod, nodes, &out);
+  if (!out.passed.empty()) ApplyDataLocality(pod, *resolved, &out);
   return out;
 }
 
@@ -469,7 +469,7 @@ void Engine::KeepGpuNodesForGpuPods(const ResolvedNames& resolved,
   out->passed = std::move(kept);
 }
 
-void Engine::ApplyDataLocality(const Pod& pod, const std::vector<Candidate>& nodes,
+void Engine::ApplyDataLocality(const Pod& pod, const ResolvedNames& resolved,
                                FilterResult* out) const {
   StepInfo step;
   if (!RecognizeStep(pod, options_, &step) || !step.locality_required) return;
@@ -477,11 +477,11 @@ void Engine::ApplyDataLocality(const Pod& pod, const std::vector<Candidate>& nod
   const int level = LocalityLevel(step, *topology);
   if (level < 0) return;
   std::vector<PipelineHistory::Predecessor> preds = pipelines_->Predecessors(step);
-  std::vector<uint32_t> candidates(nodes.size(), kNoDomain);
-  std::vector<uint8_t> fits(nodes.size(), 0);
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    int32_t idx = model_->NodeIndex(nodes[i].name);
-    if (idx >= 0) candidates[i] = static_cast<uint32_t>(idx);
+  // The candidates' model slots, as Filter resolved them (kNoDomain for unknown names).
+  std::vector<uint32_t> candidates(resolved.size(), kNoDomain);
+  std::vector<uint8_t> fits(resolved.size(), 0);
+  for (size_t i = 0; i < resolved.size(); ++i) {
+    if (resolved.index[i] >= 0) candidates[i] = static_cast<uint32_t>(resolved.index[i]);
   }
   for (uint32_t i : out->passed) fits[i] = 1;
   LocalityDecision d = DecideDataLocality(*topology, preds, level, candidates, fits);

@@ -249,8 +249,8 @@ class Engine {
   // The hard data-locality rule (mlsched.io/data-locality-required): moves passing nodes that
   // are not where the step's predecessors ran to `failed`, unless that would leave the step
   // nowhere to go (then every node passes and the reason is kept for the explain view).
-  void ApplyDataLocality(const Pod& pod, const std::vector<Candidate>& nodes,
-                         FilterResult* out) const;
+  struct ResolvedNames;
+  void ApplyDataLocality(const Pod& pod, const ResolvedNames& resolved, FilterResult* out) const;
 
   // Filter's verdict on a node that fails the quick integer check (Totals), exactly as the
   // named path (FitsOnNode, Resources::Fits) would give it: passed, failed with the reason, or
@@ -261,7 +261,6 @@ class Engine {
   void FailFast(const SlotTotals& t, const Totals& want, uint32_t index, FastReasons* reasons,
                 FilterResult* out) const;
 
-  struct ResolvedNames;
   // Options::cpu_off_gpu_filter: a CPU-only pod that a CPU-only candidate can take does not
   // pass GPU nodes.
   void KeepGpuNodesForGpuPods(const ResolvedNames& resolved, const std::vector<Candidate>& nodes,
