@@ -320,11 +320,18 @@ struct Server::Impl {
   // One write: Pistache serialises the status line, headers and body into one buffer.
   void Reply(ResponseWriter& w, Verb verb, int code, const std::string& body,
              const Pistache::Http::Mime::MediaType& mime, SteadyClock::time_point start) {
-    // Writes are queued to a reactor; Shutdown waits for them (pending_writes) before it stops
-    // the reactors, or an answer sent from the bind pool or the timer could be lost. The
-    // connection's count of queued answers keeps later direct answers behind this one.
     std::shared_ptr<Pistache::Tcp::Peer> peer = w.peer();
-    std::shared_ptr<QueuedCount> queued = peer ? QueuedOf(*peer) : nullptr;
+    Queue(peer ? QueuedOf(*peer) : nullptr, verb,
+          [&] { return w.send(static_cast<Code>(code), body, mime); });
+    Record(verb, code, start);
+  }
+
+  // Hands a write to Pistache's queue (`send` makes it) and counts it until it is done:
+  // Shutdown waits for pending_writes before it stops the reactors, or an answer sent from the
+  // bind pool or the timer could be lost; `queued`, the connection's count, keeps later direct
+  // answers behind it.
+  template <typename Send>
+  void Queue(std::shared_ptr<QueuedCount> queued, Verb verb, Send&& send) {
     auto done = [this, queued] {
       --pending_writes;
       if (queued) --*queued;
@@ -332,14 +339,15 @@ struct Server::Impl {
     ++pending_writes;
     if (queued) ++*queued;
     try {
-      w.send(static_cast<Code>(code), body, mime)
-          .then([done](ssize_t) { done(); }, [done](std::exception_ptr) { done(); });
+      send().then([done](ssize_t) { done(); }, [done](std::exception_ptr) { done(); });
     } catch (const std::exception& e) {
       done();
       // The peer went away: nothing to answer, nothing to undo.
       VLOG(1) << kVerbNames[verb] << ": could not write the answer: " << e.what();
+    } catch (...) {
+      done();
+      VLOG(1) << kVerbNames[verb] << ": could not write the answer";
     }
-    Record(verb, code, start);
   }
 
   // An answer made on the reactor thread that read `req`, written straight to the socket
@@ -364,20 +372,10 @@ struct Server::Impl {
       const size_t from = static_cast<size_t>(written);
       std::string rest = from < head.size() ? head.substr(from) + body
                                             : body.substr(from - head.size());
-      const size_t rest_size = rest.size();
-      auto done = [this, queued] {
-        --pending_writes;
-        --*queued;
-      };
-      ++pending_writes;
-      ++*queued;
-      try {
-        peer->send(Pistache::RawBuffer(std::move(rest), rest_size))
-            .then([done](ssize_t) { done(); }, [done](std::exception_ptr) { done(); });
-      } catch (const std::exception& e) {
-        done();
-        VLOG(1) << kVerbNames[verb] << ": could not queue the rest of the answer: " << e.what();
-      }
+      Queue(std::move(queued), verb, [&] {
+        const size_t size = rest.size();
+        return peer->send(Pistache::RawBuffer(std::move(rest), size));
+      });
     } else if (written < 0) {
       VLOG(1) << kVerbNames[verb] << ": could not write the answer: the peer went away";
     }
@@ -867,14 +865,12 @@ struct Server::Impl {
       }
     } catch (const std::exception& e) {
       LOG(ERROR) << "handler for " << req.resource() << " threw: " << e.what();
-      // The writer may have been moved (parked or handed to the pool): only a fresh one answers.
+      // The writer may have been moved (parked or handed to the pool): only a fresh one answers
+      // (Reply's queueing drops what a moved one throws). Queued like every answer, so that a
+      // later direct answer on this connection waits for it.
       std::string body;
       EncodeBadRequest(std::string("internal error: ") + e.what(), &body);
-      try {
-        w.send(Code::Internal_Server_Error, body, JsonMime());
-      } catch (...) {
-      }
-      metrics.Count(kOther, 500, SecondsSince(start));
+      Reply(w, kOther, 500, body, JsonMime(), start);
     }
     --in_flight;
   }

@@ -357,7 +357,7 @@ Status Parse(std::string_view body, const DecodeLimits& limits, Document* doc,
       *list = std::move(found);
       return Status::Ok();
     }
-    if (spans != nullptr) spans->clear();
+    spans->clear();
     if (list_metadata != nullptr) *list_metadata = Span{};
   }
   buffer->reset(new char[body.size() + 1]);
