@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/machine.h"
 #include "extender/cluster_view.h"
 #include "policy/engine.h"
 #include "test/policy/test_cluster.h"
@@ -86,7 +87,9 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  std::printf("command: %s%s\n", argv[0], argc > 1 ? " --quick" : "");
+  std::printf("command: %s\nmachine: %s\nload average: %s\n",
+              mlsched::bench::CommandLine(argc, argv).c_str(), mlsched::bench::MachineLine().c_str(),
+              mlsched::bench::LoadAverage().c_str());
   policy::Engine engine{policy::Options()};
   std::vector<policy::Node> nodes;
   Fill(engine, nodes);
