@@ -405,8 +405,7 @@ void TlsProxy::Pump(Conn* c, bool backend_side, uint32_t events) {
   if (moved) c->last_activity = NowMs();
 
   // HTTP clients do not half-close: a client that stops sending has gone. A backend that closed
-  // (Pistache timed the request out, or answered Connection: close) ends the connection once
-  // its last bytes are written.
+  // (Pistache timed the request out) ends the connection once its last bytes are written.
   if (c->c_eof || (c->b_eof && c->pending_c() == 0)) {
     if (!c->c_eof) SSL_shutdown(c->ssl);  // best effort close_notify
     return Close(c);
@@ -418,25 +417,22 @@ void TlsProxy::UpdateInterest(Conn* c) {
   uint32_t ce = 0;
   if (c->handshaking || c->pending_b() < kMaxBuffered) ce |= EPOLLIN;
   if (c->ssl_wants_write || c->pending_c() > 0) ce |= EPOLLOUT;
-  if (ce != c->c_events) {
-    epoll_event ev{};
-    ev.events = ce;
-    ev.data.ptr = &c->ctag;
-    epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c->cfd, &ev);
-    c->c_events = ce;
-  }
+  SetInterest(c->cfd, &c->ctag, ce, &c->c_events);
   if (c->bfd >= 0) {
     uint32_t be = 0;
     if (c->bconnecting || c->pending_b() > 0) be |= EPOLLOUT;
     if (!c->bconnecting && !c->b_eof && c->pending_c() < kMaxBuffered) be |= EPOLLIN;
-    if (be != c->b_events) {
-      epoll_event ev{};
-      ev.events = be;
-      ev.data.ptr = &c->btag;
-      epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c->bfd, &ev);
-      c->b_events = be;
-    }
+    SetInterest(c->bfd, &c->btag, be, &c->b_events);
   }
+}
+
+void TlsProxy::SetInterest(int fd, void* tag, uint32_t want, uint32_t* have) {
+  if (want == *have) return;  // no syscall when nothing changed
+  epoll_event ev{};
+  ev.events = want;
+  ev.data.ptr = tag;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev);
+  *have = want;
 }
 
 void TlsProxy::Close(Conn* c) {

@@ -83,6 +83,8 @@ class TlsProxy {
   void Pump(Conn* c, bool backend_side, uint32_t events);
   bool ConnectBackend(Conn* c);
   void UpdateInterest(Conn* c);
+  // The epoll events wanted for one side of a connection (`have`: what is registered now).
+  void SetInterest(int fd, void* tag, uint32_t want, uint32_t* have);
   void Close(Conn* c);
   void Sweep();
 
