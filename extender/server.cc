@@ -361,6 +361,9 @@ struct Server::Impl {
     if (!queued || queued->load() != 0) return Reply(w, verb, code, body, mime, start);
     const std::string head =
         AnswerHead(req.version(), static_cast<Code>(code), w.headers(), mime, body.size());
+    // Counted before the write, as Reply counts before the reactor writes: a caller that has
+    // the answer must find it in /metrics and the service view.
+    Record(verb, code, start);
     // As ResponseWriter::sendImpl: the connection is between requests from now on (Pistache
     // applies the keep-alive timeout to it, not the request timeouts).
     peer->setIdle(true);
@@ -379,7 +382,6 @@ struct Server::Impl {
     } else if (written < 0) {
       VLOG(1) << kVerbNames[verb] << ": could not write the answer: the peer went away";
     }
-    Record(verb, code, start);
   }
 
   void Record(Verb verb, int code, SteadyClock::time_point start) {
