@@ -54,15 +54,29 @@ struct RecordingBinder {
   }
 };
 
+// A Server on a free loopback port, started, over `engine` or (the first constructor) an
+// empty engine of its own.
 struct TestServer {
+  explicit TestServer(ServerOptions o)
+      : TestServer(std::make_unique<policy::Engine>(policy::Options()), std::move(o)) {}
   explicit TestServer(policy::Engine* engine, ServerOptions o = ServerOptions(),
                       FakeClock* clock = nullptr)
-      : server([&] {
+      : TestServer(nullptr, engine, std::move(o), clock) {}
+
+ private:
+  TestServer(std::unique_ptr<policy::Engine> owned, ServerOptions o)
+      : TestServer(std::move(owned), nullptr, std::move(o), nullptr) {}
+  // Members are built in declaration order: the owned engine before the server it serves.
+  TestServer(std::unique_ptr<policy::Engine> owned, policy::Engine* engine, ServerOptions o,
+             FakeClock* clock)
+      : own_engine(std::move(owned)),
+        server([&] {
           o.port = 0;
           o.bind_address = "127.0.0.1";
           if (o.threads == 0) o.threads = 2;
           return o;
-        }(), engine, binder.AsFunc(), clock ? clock->AsClock() : Clock()) {
+        }(), own_engine ? own_engine.get() : engine, binder.AsFunc(),
+               clock ? clock->AsClock() : Clock()) {
     Status s = server.Start();
     if (!s.ok()) throw std::runtime_error(s.message());
     client = std::make_unique<httplib::Client>("127.0.0.1", server.port());
@@ -70,6 +84,7 @@ struct TestServer {
     client->set_read_timeout(30, 0);
   }
 
+ public:
   httplib::Result Post(const std::string& path, const std::string& body) {
     return client->Post(path, body, "application/json");
   }
@@ -89,6 +104,7 @@ struct TestServer {
     return -1;
   }
 
+  std::unique_ptr<policy::Engine> own_engine;  // set by the first constructor only
   RecordingBinder binder;
   Server server;
   std::unique_ptr<httplib::Client> client;

@@ -169,13 +169,13 @@ std::string Kubeconfig(const std::string& server, const std::string& token, cons
          "clusters:\n- name: fake\n  cluster:\n    server: " + server + "\n"
          "contexts:\n- name: test\n  context:\n    cluster: fake\n    user: mlsched\n"
          "users:\n- name: mlsched\n  user:\n    token: " + token + "\n"
-         "    client-certificate-data: " + Base64(ReadText(pki / "client.pem")) + "\n"
-         "    client-key-data: " + Base64(ReadText(pki / "client.key")) + "\n";
+         "    client-certificate-data: " + Base64(ReadFile(pki / "client.pem")) + "\n"
+         "    client-key-data: " + Base64(ReadFile(pki / "client.key")) + "\n";
 }
 
 // The pieces of a secret a careless log line would show.
 std::vector<std::string> SecretPieces(const std::string& token, const Pki& pki) {
-  std::string key = ReadText(pki / "client.key");
+  std::string key = ReadFile(pki / "client.key");
   std::string key_body = key.substr(key.find('\n') + 1, 40);  // base64 of the key itself
   std::string key_data = Base64(key);
   return {token, token.substr(0, 12), token.substr(token.size() - 12), key_body,

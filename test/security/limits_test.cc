@@ -37,6 +37,14 @@ struct Sockets {
   ~Sockets() {
     for (int fd : fds) close(fd);
   }
+  // Opens `n` TCP connections to the port that send nothing.
+  void OpenSilent(uint16_t port, int n) {
+    for (int i = 0; i < n; ++i) {
+      int fd = ConnectTcp(port);
+      REQUIRE(fd >= 0);
+      fds.push_back(fd);
+    }
+  }
   std::vector<int> fds;
 };
 
@@ -79,11 +87,7 @@ TEST_CASE("plain HTTP: a filter is answered while 500 idle connections and a slo
   Fixture f{ServerOptions()};
   const uint16_t port = f.server.port();
   Sockets idle;
-  for (int i = 0; i < 500; ++i) {
-    int fd = ConnectTcp(port);
-    REQUIRE(fd >= 0);
-    idle.fds.push_back(fd);
-  }
+  idle.OpenSilent(port, 500);
   int loris_fd = ConnectTcp(port);
   REQUIRE(loris_fd >= 0);
   idle.fds.push_back(loris_fd);
@@ -112,11 +116,7 @@ TEST_CASE("TLS: a filter is answered while 500 silent connections and a slow-lor
   const uint16_t port = f.server.port();
   Sockets idle;
   // TCP connections that never start the handshake: what stalls Pistache's own TLS.
-  for (int i = 0; i < 500; ++i) {
-    int fd = ConnectTcp(port);
-    REQUIRE(fd >= 0);
-    idle.fds.push_back(fd);
-  }
+  idle.OpenSilent(port, 500);
   TlsClient loris_conn(port, {pki / "ca.pem", pki / "client.pem", pki / "client.key", 0});
   REQUIRE(loris_conn.handshake_ok());
   SlowLoris loris([&](char c) { return loris_conn.Write(std::string(1, c)); });

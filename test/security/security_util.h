@@ -2,7 +2,8 @@
 
 // Helpers for the security tests: a temporary directory, a small PKI made with the openssl CLI,
 // a raw OpenSSL client (to see handshake results and the server's certificate), raw TCP
-// sockets, and a child process with its stderr in a file.
+// sockets, a child process with its stderr in a file, and (from test/extender) the server
+// fixture.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -28,6 +29,8 @@
 
 #include "extender/server.h"
 #include "policy/engine.h"
+#include "test/extender/http_test_util.h"
+#include "test/test_files.h"
 
 namespace mlsched::security_test {
 
@@ -45,12 +48,8 @@ struct TempDir {
   std::string path;
 };
 
-inline std::string ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+// Files are read with test_files::ReadFile (test/test_files.h).
+using test_files::ReadFile;
 
 inline void WriteText(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -285,7 +284,14 @@ class Child {
     return -1;
   }
   void Signal(int sig) { kill(pid_, sig); }
-  std::string Log() const { return ReadText(log_); }
+  // What the child wrote so far; "" before it has created the file (it is polled from the
+  // start, so a missing file is not an error here, as it is for test_files::ReadFile).
+  std::string Log() const {
+    std::ifstream in(log_, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
   // Waits (bounded) until the log contains `text`.
   bool WaitForLog(const std::string& text, std::chrono::milliseconds limit) {
     auto deadline = std::chrono::steady_clock::now() + limit;
@@ -302,22 +308,7 @@ class Child {
   std::string log_;
 };
 
-// A Server on a free loopback port over an empty engine, started. The engine is declared
-// first: members are built in declaration order and the server is handed the engine.
-struct TestServer {
-  explicit TestServer(extender::ServerOptions o)
-      : server(
-            [&] {
-              o.port = 0;
-              o.threads = 2;
-              return o;
-            }(),
-            &engine, [](const policy::PodBinding&) { return Status::Ok(); }) {
-    Status s = server.Start();
-    if (!s.ok()) throw std::runtime_error(s.message());
-  }
-  policy::Engine engine{policy::Options()};
-  extender::Server server;
-};
+// The extender tests' server fixture: a Server on a free loopback port over an empty engine.
+using extender::testing::TestServer;
 
 }  // namespace mlsched::security_test

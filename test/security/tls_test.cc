@@ -144,14 +144,14 @@ TEST_CASE("a changed file that does not load keeps the current certificate") {
   TlsContext tls(TlsFiles{pki / "server.pem", pki / "server.key", pki / "ca.pem"}, 50ms);
   REQUIRE(tls.Start().ok());
   SslCtxPtr first = tls.Current();
-  const std::string good = ReadText(pki / "server.pem");
+  const std::string good = ReadFile(pki / "server.pem");
   WriteText(pki / "server.pem", "not a certificate\n");
   for (int i = 0; i < 400 && tls.failed_reloads() == 0; ++i) std::this_thread::sleep_for(25ms);
   CHECK(tls.failed_reloads() == 1);
   CHECK(tls.reloads() == 0);
   CHECK(tls.Current() == first);
   // A key that does not match the certificate (cert-manager writes them one at a time).
-  WriteText(pki / "server.pem", ReadText(pki / "client.pem"));
+  WriteText(pki / "server.pem", ReadFile(pki / "client.pem"));
   for (int i = 0; i < 400 && tls.failed_reloads() == 1; ++i) std::this_thread::sleep_for(25ms);
   CHECK(tls.failed_reloads() == 2);
   CHECK(tls.Current() == first);
@@ -179,7 +179,7 @@ TEST_CASE("bad TLS files: Start fails naming the file, never its contents") {
   s = BuildServerContext({pki / "server.pem", pki / "server.key", pki / "server.key"}, &ctx);
   REQUIRE_FALSE(s.ok());
   CHECK(s.message().find("--client-ca-file") != std::string::npos);
-  const std::string key = ReadText(pki / "server.key");
+  const std::string key = ReadFile(pki / "server.key");
   CHECK(s.message().find(key.substr(40, 20)) == std::string::npos);
 }
 
@@ -193,7 +193,7 @@ std::set<uint16_t> LoopbackListeners() {
     if (!ec && target.rfind("socket:[", 0) == 0) mine.insert(target.substr(8, target.size() - 9));
   }
   std::set<uint16_t> out;
-  std::istringstream in(ReadText("/proc/net/tcp"));
+  std::istringstream in(ReadFile("/proc/net/tcp"));
   std::string line;
   std::getline(in, line);  // header
   while (std::getline(in, line)) {
