@@ -171,16 +171,27 @@ inline std::string RawPost(const std::string& path, const std::string& body,
          extra + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
-inline int ConnectTo(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  timeval tv{10, 0};
+// A TCP connection to 127.0.0.1:port with 30 s send and receive timeouts (nothing in the tests
+// waits that long unless something is broken), or -1.
+inline int ConnectTcp(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  timeval tv{30, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  return fd;
+}
+// ConnectTcp that must succeed.
+inline int ConnectTo(uint16_t port) {
+  const int fd = ConnectTcp(port);
+  REQUIRE(fd >= 0);
   return fd;
 }
 

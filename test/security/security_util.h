@@ -94,21 +94,7 @@ struct Pki {
   std::string dir;
 };
 
-inline int ConnectTcp(uint16_t port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    close(fd);
-    return -1;
-  }
-  timeval tv{30, 0};  // nothing in these tests waits this long unless something is broken
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  return fd;
-}
+using extender::testing::ConnectTcp;
 
 // True when the peer closed `fd` (read returns 0 or an error) within `limit`. Bytes that
 // arrive meanwhile (TLS session tickets, alerts) are read and dropped.
