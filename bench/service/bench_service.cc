@@ -384,22 +384,17 @@ Result RunOne(const std::function<httplib::Result(const std::string&, const std:
   r.concurrency = 1;
   r.body_bytes = body.size();
   post(path, body);  // warm-up: connects (and handshakes)
-  std::vector<double> lat;
   auto start = Clock::now();
   while (Clock::now() - start < std::chrono::duration<double>(seconds) ||
-         lat.size() < min_requests) {
+         r.samples.size() < min_requests) {
     auto t0 = Clock::now();
     auto res = post(path, body);
     auto t1 = Clock::now();
     if (!res || res->status != 200) ++r.errors;
-    lat.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+    r.samples.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
   }
   r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  r.requests = lat.size();
-  r.rps = static_cast<double>(r.requests) / r.seconds;
-  r.p50_us = Percentile(lat, 0.50);
-  r.p99_us = Percentile(lat, 0.99);
-  r.p999_us = Percentile(lat, 0.999);
+  Summarize(&r);
   return r;
 }
 
