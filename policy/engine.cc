@@ -61,6 +61,9 @@ struct Engine::ResolvedNames {
   }
 };
 
+// Added to a failure reason when the node would fit without the capacity held for gangs.
+constexpr std::string_view kReservedForGang = " (capacity reserved for a gang)";
+
 struct Engine::FastReasons {
   enum Kind { kFits, kPods, kCpu, kMemory, kStorage, kGpus, kKinds };
   // FailFast runs only when the options name one GPU resource: gpu_resources[0] is read then.
@@ -69,11 +72,12 @@ struct Engine::FastReasons {
   const SharedText& Text(Kind kind, bool reserved) {
     std::optional<SharedText>& t = text[kind][reserved];
     if (!t) {
-      static constexpr const char* kNames[kKinds] = {
-          "", "Too many pods", "Insufficient cpu", "Insufficient memory",
-          "Insufficient ephemeral-storage", nullptr};
-      std::string s = kind == kGpus ? "Insufficient " + gpus[0] : kNames[kind];
-      if (reserved) s += " (capacity reserved for a gang)";
+      static constexpr std::string_view kResources[kKinds] = {"", "", "cpu", "memory",
+                                                               "ephemeral-storage", ""};
+      std::string s = kind == kPods   ? std::string(kTooManyPods)
+                      : kind == kGpus ? InsufficientReason(gpus[0])
+                                      : InsufficientReason(kResources[kind]);
+      if (reserved) s += kReservedForGang;
       t.emplace(std::move(s));
     }
     return *t;
@@ -334,7 +338,7 @@ FilterResult Engine::Filter(const Pod& pod, const std::vector<Candidate>& nodes,
       unreserved.node.allocatable = s->node.allocatable;
       unreserved.requested = s->requested;
       if (FitsOnNode(unreserved, pod.requests, nullptr, nullptr)) {
-        why += " (capacity reserved for a gang)";
+        why += kReservedForGang;
       }
     }
     out.failed.push_back({i, why});

@@ -126,29 +126,27 @@ bool FitsOnNode(const NodeState& s, const Resources& req, const Resources* give_
   const Resources& r = s.reserved;
   auto gb = [give_back](auto field) -> int64_t { return give_back ? give_back->*field : 0; };
   auto check = [&](int64_t want, int64_t alloc, int64_t used, int64_t held, int64_t back,
-                   std::string_view what) {
+                   std::string_view resource) {
     if (want <= 0 || want <= alloc - used - held + back) return true;
-    if (why) *why = std::string(what);
+    if (why) *why = InsufficientReason(resource);
     return false;
   };
   int64_t pods_req = req.pods > 0 ? req.pods : 1;
   if (pods_req > a.pods - u.pods - r.pods + gb(&Resources::pods)) {
-    if (why) *why = "Too many pods";
+    if (why) *why = kTooManyPods;
     return false;
   }
   if (!check(req.milli_cpu, a.milli_cpu, u.milli_cpu, r.milli_cpu, gb(&Resources::milli_cpu),
-             "Insufficient cpu") ||
-      !check(req.memory, a.memory, u.memory, r.memory, gb(&Resources::memory),
-             "Insufficient memory") ||
+             "cpu") ||
+      !check(req.memory, a.memory, u.memory, r.memory, gb(&Resources::memory), "memory") ||
       !check(req.ephemeral_storage, a.ephemeral_storage, u.ephemeral_storage,
-             r.ephemeral_storage, gb(&Resources::ephemeral_storage),
-             "Insufficient ephemeral-storage")) {
+             r.ephemeral_storage, gb(&Resources::ephemeral_storage), "ephemeral-storage")) {
     return false;
   }
   for (const ScalarQuantity& q : req.scalars) {
     int64_t back = give_back ? give_back->Scalar(q.name) : 0;
     if (q.value > a.Scalar(q.name) - u.Scalar(q.name) - r.Scalar(q.name) + back) {
-      if (why) *why = "Insufficient " + q.name;
+      if (why) *why = InsufficientReason(q.name);
       return false;
     }
   }

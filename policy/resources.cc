@@ -101,13 +101,17 @@ bool Resources::IsZero() const {
   return milli_cpu == 0 && memory == 0 && ephemeral_storage == 0 && pods == 0 && scalars.empty();
 }
 
+std::string InsufficientReason(std::string_view resource) {
+  return "Insufficient " + std::string(resource);
+}
+
 bool Resources::Fits(const Resources& req, std::string* why) const {
   auto fail = [why](std::string_view what) {
-    if (why) *why = "Insufficient " + std::string(what);
+    if (why) *why = InsufficientReason(what);
     return false;
   };
   if (req.pods > 0 && req.pods > pods) {
-    if (why) *why = "Too many pods";
+    if (why) *why = kTooManyPods;
     return false;
   }
   if (req.milli_cpu > 0 && req.milli_cpu > milli_cpu) return fail("cpu");

@@ -44,6 +44,11 @@ struct Resources {
   bool Fits(const Resources& request, std::string* why = nullptr) const;
 };
 
+// The scheduler's words for a request that does not fit, as Resources::Fits, FitsOnNode and
+// Filter's integer path give them: "Too many pods" and "Insufficient <resource>".
+inline constexpr std::string_view kTooManyPods = "Too many pods";
+std::string InsufficientReason(std::string_view resource);
+
 Resources operator+(Resources a, const Resources& b);
 Resources operator-(Resources a, const Resources& b);
 
